@@ -1,0 +1,36 @@
+"""stargan-tf: StarGAN (Choi et al., CVPR 2018) in TensorFlow 2 / Keras 3."""
+
+import setuptools
+
+setuptools.setup(
+    name='stargan-tf',
+    version='0.1.0',
+    description='StarGAN multi-domain image-to-image translation in TensorFlow 2 / Keras 3, '
+                'exportable to TF Serving and TFLite.',
+    long_description=open('README.md', encoding='utf-8').read(),
+    long_description_content_type='text/markdown',
+    license='MIT',
+    python_requires='>=3.10',
+    packages=setuptools.find_packages(include=['stargan_tf', 'stargan_tf.*']),
+    install_requires=[
+        # The full `tensorflow` package: tensorflow-serving-api depends on it by that name.
+        'tensorflow>=2.21,<2.22',
+        'keras>=3.15,<4',
+        'numpy>=1.26,<3',
+        'pillow>=10.0',
+        'absl-py>=2.1',
+        'tensorflow-serving-api>=2.21,<2.22',
+        # tf.summary's writers live in the tensorboard package.
+        'tensorboard>=2.21,<2.22',
+    ],
+    extras_require={
+        'test': ['pytest>=8'],
+        'gpu': ['tensorflow[and-cuda]>=2.21,<2.22'],
+    },
+    entry_points={
+        'console_scripts': [
+            'stargan-train=stargan_tf.train:run',
+            'stargan-translate=stargan_tf.translate:run',
+        ],
+    },
+)

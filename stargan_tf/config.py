@@ -1,0 +1,160 @@
+"""Frozen, validated configuration sections.
+
+`flags.py` turns absl flags into a `Config` once; each component then receives only its own
+section. The resolved `Config` is written to `<work_dir>/config.json`, from which a run (or a
+later `translate`/`export`) can be reproduced.
+"""
+
+import dataclasses
+import json
+import os
+
+from stargan_tf import labels as labels_lib
+
+DATASETS = ('CelebA', 'RaFD')
+STRATEGIES = ('default', 'mirrored')
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+  """Where the images are and how they are turned into batches."""
+  dataset: str = 'CelebA'
+  celeba_image_dir: str = 'data/celeba/img_align_celeba'
+  attr_path: str = 'data/celeba/list_attr_celeba.txt'
+  # Optional `list_eval_partition.txt`; empty means the reference split (seed 1234, 1,999 test).
+  partition_path: str = ''
+  rafd_image_dir: str = 'data/RaFD/train'
+  rafd_test_dir: str = 'data/RaFD/test'
+  selected_attrs: tuple = labels_lib.DEFAULT_ATTRS
+  celeba_crop_size: int = 178
+  rafd_crop_size: int = 256
+  image_size: int = 128
+  batch_size: int = 16
+  # The reference split puts record i in the test set iff i + 1 < test_size (1,999 images).
+  test_size: int = 2000
+  # > 0: write the built-in synthetic dataset with this many images to the CelebA paths if absent.
+  synthetic_images: int = 0
+  synthetic_seed: int = 0
+
+  @property
+  def crop_size(self):
+    return self.celeba_crop_size if self.dataset == 'CelebA' else self.rafd_crop_size
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+  """Generator and discriminator shapes (official flag names)."""
+  c_dim: int = 5
+  image_size: int = 128
+  g_conv_dim: int = 64
+  d_conv_dim: int = 64
+  g_repeat_num: int = 6
+  d_repeat_num: int = 6
+
+
+@dataclasses.dataclass(frozen=True)
+class LossConfig:
+  lambda_cls: float = 1.0
+  lambda_rec: float = 10.0
+  lambda_gp: float = 10.0
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """The optimisation schedule and where its outputs go."""
+  work_dir: str = 'runs/celeba'
+  num_iters: int = 200000
+  num_iters_decay: int = 100000
+  g_lr: float = 1e-4
+  d_lr: float = 1e-4
+  n_critic: int = 5
+  beta1: float = 0.5
+  beta2: float = 0.999
+  resume_iters: int = 0
+  seed: int = 0
+  log_step: int = 10
+  sample_step: int = 1000
+  model_save_step: int = 10000
+  max_to_keep: int = 5
+  strategy: str = 'default'
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+  data: DataConfig = DataConfig()
+  model: ModelConfig = ModelConfig()
+  loss: LossConfig = LossConfig()
+  train: TrainConfig = TrainConfig()
+
+  def validate(self):
+    """Raises ValueError naming the first inconsistent setting; returns self."""
+    d, m, t = self.data, self.model, self.train
+    if d.dataset not in DATASETS:
+      raise ValueError(f'--dataset={d.dataset!r}: expected one of {", ".join(DATASETS)}.')
+    if d.dataset == 'CelebA':
+      unknown = [a for a in d.selected_attrs if a not in labels_lib.CELEBA_ATTRS]
+      if unknown:
+        raise ValueError(f'--selected_attrs: unknown CelebA attribute(s) {unknown}; valid names: '
+                         f'{", ".join(labels_lib.CELEBA_ATTRS)}.')
+      if len(set(d.selected_attrs)) != len(d.selected_attrs):
+        raise ValueError(f'--selected_attrs lists an attribute twice: {list(d.selected_attrs)}.')
+      if m.c_dim != len(d.selected_attrs):
+        raise ValueError(f'--c_dim={m.c_dim} but --selected_attrs names {len(d.selected_attrs)} '
+                         f'attributes ({" ".join(d.selected_attrs)}); they must agree.')
+    if m.image_size != d.image_size:
+      raise ValueError('model and data image_size differ.')
+    if d.image_size % 4:
+      raise ValueError(f'--image_size={d.image_size}: expected a multiple of 4 (G downsamples '
+                       'twice).')
+    if d.image_size % (2 ** m.d_repeat_num):
+      raise ValueError(f'--image_size={d.image_size} must be divisible by 2**d_repeat_num='
+                       f'{2 ** m.d_repeat_num} (D halves the image d_repeat_num times).')
+    for name in ('batch_size', 'image_size', 'celeba_crop_size', 'rafd_crop_size'):
+      if getattr(d, name) < 1:
+        raise ValueError(f'--{name}={getattr(d, name)}: expected a positive integer.')
+    for name in ('num_iters', 'n_critic', 'log_step', 'sample_step', 'model_save_step',
+                 'max_to_keep'):
+      if getattr(t, name) < 1:
+        raise ValueError(f'--{name}={getattr(t, name)}: expected a positive integer.')
+    if not 0 <= t.num_iters_decay <= t.num_iters:
+      raise ValueError(f'--num_iters_decay={t.num_iters_decay}: expected 0..num_iters '
+                       f'({t.num_iters}).')
+    if not 0 <= t.resume_iters <= t.num_iters:
+      raise ValueError(f'--resume_iters={t.resume_iters}: expected 0..num_iters.')
+    if t.strategy not in STRATEGIES:
+      raise ValueError(f'--strategy={t.strategy!r}: expected one of {", ".join(STRATEGIES)}.')
+    return self
+
+  def to_dict(self):
+    return dataclasses.asdict(self)
+
+  @classmethod
+  def from_dict(cls, d):
+    data = dict(d['data'])
+    data['selected_attrs'] = tuple(data['selected_attrs'])
+    return cls(data=DataConfig(**data), model=ModelConfig(**d['model']),
+               loss=LossConfig(**d['loss']), train=TrainConfig(**d['train']))
+
+
+CONFIG_FILE = 'config.json'
+
+
+def save(config, work_dir):
+  """Writes config.json atomically (a kill never leaves a truncated file)."""
+  os.makedirs(work_dir, exist_ok=True)
+  path = os.path.join(work_dir, CONFIG_FILE)
+  tmp = path + '.tmp'
+  with open(tmp, 'w') as f:
+    json.dump(config.to_dict(), f, indent=2, sort_keys=True)
+    f.write('\n')
+  os.replace(tmp, path)
+  return path
+
+
+def load(work_dir):
+  path = os.path.join(work_dir, CONFIG_FILE)
+  if not os.path.exists(path):
+    raise FileNotFoundError(f'{path} not found: --work_dir must be the folder a training run '
+                            'wrote (it holds config.json and checkpoints/).')
+  with open(path) as f:
+    return Config.from_dict(json.load(f))

@@ -1,0 +1,111 @@
+"""The only module that defines or reads absl flags; names follow the official implementation."""
+
+from absl import flags
+
+from stargan_tf import config as config_lib
+from stargan_tf import labels as labels_lib
+
+FLAGS = flags.FLAGS
+_D = config_lib.DataConfig()
+_M = config_lib.ModelConfig()
+_L = config_lib.LossConfig()
+_T = config_lib.TrainConfig()
+
+
+def define_train_flags():
+  """Defines every flag of `python -m stargan_tf.train` (idempotent)."""
+  if 'c_dim' in FLAGS:
+    return
+  # Model.
+  flags.DEFINE_integer('c_dim', _M.c_dim, 'Dimension of the domain labels (CelebA attributes or '
+                       'RaFD classes).')
+  flags.DEFINE_integer('image_size', _M.image_size, 'Image resolution (square).')
+  flags.DEFINE_integer('g_conv_dim', _M.g_conv_dim, 'Channels of G\'s first layer.')
+  flags.DEFINE_integer('d_conv_dim', _M.d_conv_dim, 'Channels of D\'s first layer.')
+  flags.DEFINE_integer('g_repeat_num', _M.g_repeat_num, 'Residual blocks in G.')
+  flags.DEFINE_integer('d_repeat_num', _M.d_repeat_num, 'Strided conv layers in D.')
+  # Losses.
+  flags.DEFINE_float('lambda_cls', _L.lambda_cls, 'Weight of the domain classification loss.')
+  flags.DEFINE_float('lambda_rec', _L.lambda_rec, 'Weight of the reconstruction loss.')
+  flags.DEFINE_float('lambda_gp', _L.lambda_gp, 'Weight of the gradient penalty.')
+  # Data.
+  flags.DEFINE_enum('dataset', _D.dataset, list(config_lib.DATASETS), 'Dataset to train on.')
+  flags.DEFINE_string('celeba_image_dir', _D.celeba_image_dir, 'Folder of CelebA aligned JPEGs.')
+  flags.DEFINE_string('attr_path', _D.attr_path, 'CelebA list_attr_celeba.txt.')
+  flags.DEFINE_string('partition_path', _D.partition_path, 'Optional list_eval_partition.txt: '
+                      'use the standard split instead of the reference one (seed 1234).')
+  flags.DEFINE_string('rafd_image_dir', _D.rafd_image_dir, 'RaFD training images, one folder per '
+                      'expression.')
+  flags.DEFINE_string('rafd_test_dir', _D.rafd_test_dir, 'RaFD test images, same layout.')
+  flags.DEFINE_spaceseplist('selected_attrs', list(_D.selected_attrs), 'CelebA attributes to '
+                            'learn (space or comma separated).', comma_compat=True)
+  flags.DEFINE_integer('celeba_crop_size', _D.celeba_crop_size, 'Center crop of CelebA images.')
+  flags.DEFINE_integer('rafd_crop_size', _D.rafd_crop_size, 'Center crop of RaFD images.')
+  flags.DEFINE_integer('batch_size', _D.batch_size, 'Mini-batch size.')
+  flags.DEFINE_integer('test_size', _D.test_size, 'Reference split: record i is a test image iff '
+                       'i + 1 < test_size (1,999 test images by default).')
+  flags.DEFINE_integer('synthetic_images', _D.synthetic_images, 'If > 0, write the built-in '
+                       'synthetic dataset with this many images to --attr_path\'s folder when it '
+                       'is absent.')
+  flags.DEFINE_integer('synthetic_seed', _D.synthetic_seed, 'Seed of the synthetic dataset.')
+  # Training.
+  flags.DEFINE_string('work_dir', _T.work_dir, 'Run folder: checkpoints/, samples/, logs/, '
+                      'config.json.')
+  flags.DEFINE_integer('num_iters', _T.num_iters, 'Total training iterations.')
+  flags.DEFINE_integer('num_iters_decay', _T.num_iters_decay, 'Iterations (at the end) over '
+                       'which the learning rates decay linearly to 0.')
+  flags.DEFINE_float('g_lr', _T.g_lr, 'Learning rate of G.')
+  flags.DEFINE_float('d_lr', _T.d_lr, 'Learning rate of D.')
+  flags.DEFINE_integer('n_critic', _T.n_critic, 'D updates per G update.')
+  flags.DEFINE_float('beta1', _T.beta1, 'Adam beta1.')
+  flags.DEFINE_float('beta2', _T.beta2, 'Adam beta2.')
+  flags.DEFINE_integer('resume_iters', _T.resume_iters, 'Resume from the checkpoint of this step '
+                       '(0: the latest one, if any).')
+  flags.DEFINE_integer('seed', _T.seed, 'Seed of data order, flips, targets and the GP.')
+  flags.DEFINE_integer('log_step', _T.log_step, 'Log losses every this many iterations.')
+  flags.DEFINE_integer('sample_step', _T.sample_step, 'Write a sample grid every this many '
+                       'iterations.')
+  flags.DEFINE_integer('model_save_step', _T.model_save_step, 'Checkpoint every this many '
+                       'iterations.')
+  flags.DEFINE_integer('max_to_keep', _T.max_to_keep, 'Checkpoints to keep.')
+  flags.DEFINE_enum('strategy', _T.strategy, list(config_lib.STRATEGIES), 'tf.distribute '
+                    'strategy.')
+
+
+def config_from_flags():
+  """Builds and validates the Config from the parsed flags."""
+  f = FLAGS
+  data = config_lib.DataConfig(
+      dataset=f.dataset, celeba_image_dir=f.celeba_image_dir, attr_path=f.attr_path,
+      partition_path=f.partition_path, rafd_image_dir=f.rafd_image_dir,
+      rafd_test_dir=f.rafd_test_dir, selected_attrs=tuple(f.selected_attrs),
+      celeba_crop_size=f.celeba_crop_size, rafd_crop_size=f.rafd_crop_size,
+      image_size=f.image_size, batch_size=f.batch_size, test_size=f.test_size,
+      synthetic_images=f.synthetic_images, synthetic_seed=f.synthetic_seed)
+  model = config_lib.ModelConfig(
+      c_dim=f.c_dim, image_size=f.image_size, g_conv_dim=f.g_conv_dim, d_conv_dim=f.d_conv_dim,
+      g_repeat_num=f.g_repeat_num, d_repeat_num=f.d_repeat_num)
+  loss = config_lib.LossConfig(lambda_cls=f.lambda_cls, lambda_rec=f.lambda_rec,
+                               lambda_gp=f.lambda_gp)
+  train = config_lib.TrainConfig(
+      work_dir=f.work_dir, num_iters=f.num_iters, num_iters_decay=f.num_iters_decay,
+      g_lr=f.g_lr, d_lr=f.d_lr, n_critic=f.n_critic, beta1=f.beta1, beta2=f.beta2,
+      resume_iters=f.resume_iters, seed=f.seed, log_step=f.log_step, sample_step=f.sample_step,
+      model_save_step=f.model_save_step, max_to_keep=f.max_to_keep, strategy=f.strategy)
+  return config_lib.Config(data=data, model=model, loss=loss, train=train).validate()
+
+
+def define_translate_flags():
+  if 'input_dir' in FLAGS:
+    return
+  flags.DEFINE_string('work_dir', None, 'Run folder written by training (config.json, '
+                      'checkpoints/).')
+  flags.DEFINE_integer('test_iters', 0, 'Checkpoint step to use (0: the latest).')
+  flags.DEFINE_string('input_dir', '', 'Translate your own images from this folder instead of '
+                      'the test split.')
+  flags.DEFINE_string('output_dir', '', 'Where grids go (default: <work_dir>/results).')
+  flags.DEFINE_string('target', '', 'One explicit target, e.g. "Blond_Hair=1,Male=0"; default: '
+                      'one column per domain.')
+  flags.DEFINE_integer('batch_size', 16, 'Images per grid file.')
+  flags.DEFINE_integer('max_images', 0, 'Stop after this many images (0: all).')
+  flags.mark_flag_as_required('work_dir')

@@ -1,0 +1,116 @@
+"""Translate images with a trained generator into result grids.
+
+  python -m stargan_tf.translate --work_dir=runs/celeba                 # the test split
+  python -m stargan_tf.translate --work_dir=runs/celeba --input_dir=my_faces --output_dir=out
+  python -m stargan_tf.translate --work_dir=runs/celeba --target="Blond_Hair=1,Male=0"
+
+Each grid row is [input | one column per target]; by default the targets are those of
+`labels.create_labels` (one per domain; hair colours exclusive), with --target one explicit
+target. A user's own images have no labels, so their source labels are read off the trained
+discriminator's classifier (D_cls): attribute present iff its logit > 0, RaFD class = argmax.
+"""
+
+import os
+
+from absl import app
+from absl import flags
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from stargan_tf import flags as flags_lib
+from stargan_tf import images
+from stargan_tf import labels as labels_lib
+from stargan_tf import trainer
+from stargan_tf.data import ops
+from stargan_tf.data import pipeline
+from stargan_tf.data import splits
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
+
+
+def load_own_image(path, image_size):
+  """A user's image: central square of its shorter side, resized, in [-1, 1]."""
+  image = ops.decode(tf.io.read_file(path))
+  side = tf.minimum(tf.shape(image)[0], tf.shape(image)[1])
+  return ops.normalize(ops.resize(ops.center_crop(image, side, source=path), image_size))
+
+
+def own_images_dataset(input_dir, image_size, batch_size):
+  """(dataset of [B,S,S,3] batches, file names) for the images in input_dir."""
+  if not os.path.isdir(input_dir):
+    raise FileNotFoundError(f'--input_dir={input_dir} is not a folder.')
+  names = sorted(n for n in os.listdir(input_dir) if n.lower().endswith(IMAGE_EXTENSIONS))
+  if not names:
+    raise ValueError(f'--input_dir={input_dir} holds no {"/".join(IMAGE_EXTENSIONS)} images.')
+  paths = [os.path.join(input_dir, n) for n in names]
+  ds = tf.data.Dataset.from_tensor_slices(paths).map(
+      lambda p: load_own_image(p, image_size), num_parallel_calls=tf.data.AUTOTUNE)
+  return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE), names
+
+
+def labels_from_classifier(D, x, dataset):
+  """Source labels [N, c_dim] as D_cls reads them."""
+  logits = D(x, training=False)[1].numpy()
+  if dataset == 'RaFD':
+    return np.eye(logits.shape[1], dtype=np.float32)[logits.argmax(axis=1)]
+  return (logits > 0).astype(np.float32)
+
+
+def make_targets(c_org, config, target):
+  """The target columns for one batch: create_labels, or the single --target."""
+  d = config.data
+  names = labels_lib.domain_names(d.dataset, d.selected_attrs)
+  if target:
+    updates = labels_lib.parse_target(target, list(names))
+    return [labels_lib.apply_target(c_org, updates, d.dataset, list(names))]
+  return labels_lib.create_labels(c_org, d.dataset, d.selected_attrs)
+
+
+def translate(work_dir, output_dir='', input_dir='', target='', batch_size=16, max_images=0,
+              step=0):
+  """Writes grids <output_dir>/<k>-images.png; returns their paths."""
+  config, G, D = trainer.restore_models(work_dir, step)
+  d = config.data
+  if target:  # Fail on a bad --target before any work.
+    labels_lib.parse_target(target, list(labels_lib.domain_names(d.dataset, d.selected_attrs)))
+  output_dir = output_dir or os.path.join(work_dir, 'results')
+  if input_dir:
+    batches, _ = own_images_dataset(input_dir, d.image_size, batch_size)
+    batches = batches.map(lambda x: (x, tf.zeros([tf.shape(x)[0], config.model.c_dim])))
+  else:
+    paths, c_org = splits.load_split(d, 'test')
+    batches = pipeline.make_dataset(paths, c_org, d.crop_size, d.image_size, batch_size,
+                                    training=False)
+  generate = tf.function(lambda x, c: G(x, c, training=False))
+  written, seen = [], 0
+  for k, (x, c_org) in enumerate(batches, start=1):
+    if max_images and seen >= max_images:
+      break
+    c_org = labels_from_classifier(D, x, d.dataset) if input_dir else c_org.numpy()
+    columns = [x.numpy()] + [generate(x, tf.constant(c)).numpy()
+                             for c in make_targets(c_org, config, target)]
+    written.append(images.save_image(os.path.join(output_dir, f'{k}-images.png'),
+                                     images.make_grid(columns)))
+    seen += x.shape[0]
+    logging.info('Translated %d images -> %s', seen, written[-1])
+  return written
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  f = flags.FLAGS
+  if f.output_dir == '' and f.input_dir:
+    raise app.UsageError('--input_dir needs --output_dir.')
+  translate(f.work_dir, f.output_dir, f.input_dir, f.target, f.batch_size, f.max_images,
+            f.test_iters)
+
+
+def run():
+  flags_lib.define_translate_flags()
+  app.run(main)
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,45 @@
+"""Shared test set-up: marker registration and small configurations."""
+
+import dataclasses
+import os
+
+import pytest
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+
+def pytest_configure(config):
+  config.addinivalue_line(
+      'markers', 'slow: training, learning and end-to-end tests (minutes); they run in CI; '
+      'deselect locally with -m "not slow"')
+
+
+TINY_IMAGES = 64
+TINY_TEST_SIZE = 17  # -> 16 test images, 48 training images
+
+
+@pytest.fixture(scope='session')
+def synthetic_dir(tmp_path_factory):
+  """A small synthetic dataset in the CelebA layout, written once per test session."""
+  from stargan_tf.data import synthetic
+  root = tmp_path_factory.mktemp('synthetic') / 'data'
+  synthetic.generate(str(root), num_images=TINY_IMAGES, seed=0)
+  return root
+
+
+@pytest.fixture
+def tiny_config(synthetic_dir, tmp_path):
+  """A tiny 32px model on the tiny synthetic dataset; a few seconds per training step batch."""
+  from stargan_tf import config as config_lib
+  c = config_lib.Config()
+  return config_lib.Config(
+      data=dataclasses.replace(
+          c.data, attr_path=str(synthetic_dir / 'list_attr_celeba.txt'),
+          celeba_image_dir=str(synthetic_dir / 'img_align_celeba'), image_size=32, batch_size=4,
+          test_size=TINY_TEST_SIZE),
+      model=dataclasses.replace(c.model, image_size=32, g_conv_dim=8, d_conv_dim=8,
+                                g_repeat_num=1, d_repeat_num=3),
+      loss=c.loss,
+      train=dataclasses.replace(c.train, work_dir=str(tmp_path / 'run'), num_iters=4,
+                                num_iters_decay=2, n_critic=2, log_step=2, sample_step=2,
+                                model_save_step=2)).validate()

@@ -1,0 +1,46 @@
+import dataclasses
+
+import pytest
+
+from stargan_tf import config as config_lib
+
+
+def _config(**sections):
+  c = config_lib.Config()
+  return dataclasses.replace(c, **{
+      name: dataclasses.replace(getattr(c, name), **values) for name, values in sections.items()})
+
+
+def test_defaults_are_the_paper_settings():
+  c = config_lib.Config().validate()
+  assert (c.loss.lambda_cls, c.loss.lambda_rec, c.loss.lambda_gp) == (1.0, 10.0, 10.0)
+  assert (c.train.g_lr, c.train.d_lr, c.train.beta1, c.train.beta2) == (1e-4, 1e-4, 0.5, 0.999)
+  assert (c.train.n_critic, c.data.batch_size, c.data.image_size) == (5, 16, 128)
+  assert (c.train.num_iters, c.train.num_iters_decay) == (200000, 100000)
+  assert c.data.selected_attrs == ('Black_Hair', 'Blond_Hair', 'Brown_Hair', 'Male', 'Young')
+
+
+@pytest.mark.parametrize('sections, message', [
+    ({'data': {'selected_attrs': ('Black_Hair', 'Blue_Hair', 'Brown_Hair', 'Male', 'Young')}},
+     r"unknown CelebA attribute\(s\) \['Blue_Hair'\]; valid names: 5_o_Clock_Shadow"),
+    ({'model': {'c_dim': 4}}, '--c_dim=4 but --selected_attrs names 5'),
+    ({'data': {'dataset': 'MNIST'}}, "--dataset='MNIST'"),
+    ({'data': {'image_size': 96}, 'model': {'image_size': 96}}, 'divisible by 2\\*\\*d_repeat_num'),
+    ({'train': {'num_iters_decay': 300000}}, '--num_iters_decay=300000'),
+    ({'train': {'n_critic': 0}}, '--n_critic=0'),
+])
+def test_validate_names_the_bad_setting(sections, message):
+  with pytest.raises(ValueError, match=message):
+    _config(**sections).validate()
+
+
+def test_json_round_trip(tmp_path):
+  c = _config(train={'num_iters': 7, 'work_dir': str(tmp_path)}, model={'g_conv_dim': 8})
+  config_lib.save(c, str(tmp_path))
+  assert config_lib.load(str(tmp_path)) == c
+  assert not list(tmp_path.glob('*.tmp'))
+
+
+def test_load_missing(tmp_path):
+  with pytest.raises(FileNotFoundError, match='config.json not found'):
+    config_lib.load(str(tmp_path))

@@ -1,0 +1,372 @@
+"""Tests for stargan_tf.models: architecture, parameter counts, padding, instance norm, configs."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from stargan_tf import models
+
+# A tiny generator / discriminator keeps every test in this file fast.
+SMALL_G = dict(conv_dim=8, c_dim=3, repeat_num=2)
+SMALL_D = dict(image_size=32, conv_dim=8, c_dim=3, repeat_num=3)
+
+
+def small_generator(size=16):
+  g = models.Generator(**SMALL_G)
+  g.build((None, size, size, 3), (None, SMALL_G['c_dim']))
+  return g
+
+
+def small_discriminator():
+  d = models.Discriminator(**SMALL_D)
+  d.build((None, 32, 32, 3))
+  return d
+
+
+def random_images(n, h, w, seed=0):
+  return tf.constant(np.random.default_rng(seed).uniform(-1, 1, (n, h, w, 3)), tf.float32)
+
+
+def random_labels(n, c_dim, seed=0):
+  return tf.constant(np.random.default_rng(seed).integers(0, 2, (n, c_dim)), tf.float32)
+
+
+def weights_by_path(model):
+  """{'<layer path>/<weight name>': shape} with the model's own name stripped."""
+  return {w.path.split('/', 1)[1]: tuple(w.shape) for w in model.weights}
+
+
+# PyTorch's definitions of a zero-padded convolution and of a transposed convolution, in numpy.
+def torch_conv2d(x, w, stride, pad):
+  """x [N, H, W, Cin], w [k, k, Cin, Cout] (Keras Conv2D layout), zero padding `pad`."""
+  k = w.shape[0]
+  xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+  h_out = (x.shape[1] + 2 * pad - k) // stride + 1
+  w_out = (x.shape[2] + 2 * pad - k) // stride + 1
+  out = np.zeros((x.shape[0], h_out, w_out, w.shape[3]))
+  for i in range(k):
+    for j in range(k):
+      patch = xp[:, i:i + stride * h_out:stride, j:j + stride * w_out:stride, :]
+      out += np.einsum('nhwc,co->nhwo', patch, w[i, j])
+  return out
+
+
+def torch_conv_transpose2d(x, w, stride, pad):
+  """x [N, H, W, Cin], w [k, k, Cout, Cin] (Keras Conv2DTranspose layout), output cropped by pad."""
+  n, h, wd, _ = x.shape
+  k = w.shape[0]
+  full = np.zeros((n, (h - 1) * stride + k, (wd - 1) * stride + k, w.shape[2]))
+  for i in range(k):
+    for j in range(k):
+      full[:, i:i + stride * h:stride, j:j + stride * wd:stride, :] += np.einsum(
+          'nhwc,oc->nhwo', x, w[i, j])
+  return full[:, pad:full.shape[1] - pad, pad:full.shape[2] - pad, :]
+
+
+class TestParameterCounts:
+
+  @pytest.mark.parametrize('c_dim, expected', [(5, 8_430_528), (15, 8_461_888)])
+  def test_generator_128(self, c_dim, expected):
+    g = models.Generator(c_dim=c_dim)
+    g.build((None, 128, 128, 3), (None, c_dim))
+    assert g.count_params() == expected
+
+  @pytest.mark.parametrize('c_dim, expected', [(5, 44_762_048), (13, 44_827_584)])
+  def test_discriminator_128(self, c_dim, expected):
+    d = models.Discriminator(image_size=128, c_dim=c_dim)
+    d.build((None, 128, 128, 3))
+    assert d.count_params() == expected
+
+  def test_building_by_calling_matches_build(self):
+    g = models.Generator(**SMALL_G)
+    g(random_images(1, 16, 16), random_labels(1, 3))
+    d = models.Discriminator(**SMALL_D)
+    d(random_images(1, 32, 32))
+    assert g.count_params() == small_generator().count_params()
+    assert d.count_params() == small_discriminator().count_params()
+
+
+class TestGenerator:
+
+  @pytest.mark.parametrize('h, w', [(16, 16), (32, 24)])
+  def test_output_shape_and_range(self, h, w):
+    g = models.Generator(**SMALL_G)
+    y = g(random_images(2, h, w), random_labels(2, 3))
+    assert y.shape == (2, h, w, 3)
+    assert y.dtype == tf.float32
+    assert np.all(np.abs(y.numpy()) < 1)
+
+  def test_architecture_kernels(self):
+    """Layer by layer kernel shapes of Table 1; no layer has a bias."""
+    g = models.Generator(conv_dim=8, c_dim=3, repeat_num=2)
+    g.build((None, 16, 16, 3), (None, 3))
+    shapes = weights_by_path(g)
+    kernels = {path: shape for path, shape in shapes.items() if path.endswith('kernel')}
+    res = {f'res{b}/conv{i}/kernel': (3, 3, 32, 32) for b in (1, 2) for i in (1, 2)}
+    assert kernels == {
+        'conv_in/kernel': (7, 7, 3 + 3, 8),
+        'down1_conv/kernel': (4, 4, 8, 16),
+        'down2_conv/kernel': (4, 4, 16, 32),
+        **res,
+        'up1_conv/kernel': (4, 4, 16, 32),  # Conv2DTranspose: (k, k, out, in).
+        'up2_conv/kernel': (4, 4, 8, 16),
+        'conv_out/kernel': (7, 7, 8, 3),
+    }
+    non_kernels = {path.rsplit('/', 1)[1] for path in shapes} - {'kernel'}
+    assert non_kernels == {'gamma', 'beta'}
+
+  def test_no_bias_in_any_conv(self):
+    convs = [layer for layer in small_generator()._flatten_layers()
+             if isinstance(layer, keras.layers.Conv2D | keras.layers.Conv2DTranspose)]
+    assert len(convs) == 1 + 2 + 2 * 2 + 2 + 1
+    assert all(not layer.use_bias and layer.bias is None for layer in convs)
+
+  def test_instance_norm_config(self):
+    norms = [layer for layer in small_generator()._flatten_layers()
+             if isinstance(layer, keras.layers.GroupNormalization)]
+    assert len(norms) == 1 + 2 + 2 * 2 + 2
+    for norm in norms:
+      assert norm.epsilon == 1e-5
+      assert norm.groups == norm.gamma.shape[0]  # One group per channel.
+      assert norm.center and norm.scale
+
+  def test_instance_norm_matches_per_channel_normalisation(self):
+    norm = small_generator().norm_in
+    rng = np.random.default_rng(1)
+    norm.gamma.assign(rng.normal(size=norm.gamma.shape))
+    norm.beta.assign(rng.normal(size=norm.beta.shape))
+    x = rng.normal(2.0, 3.0, (2, 16, 16, 8))
+    mean = x.mean(axis=(1, 2), keepdims=True)
+    var = x.var(axis=(1, 2), keepdims=True)
+    expected = (x - mean) / np.sqrt(var + 1e-5) * norm.gamma.numpy() + norm.beta.numpy()
+    np.testing.assert_allclose(norm(tf.constant(x, tf.float32)).numpy(), expected, atol=1e-4)
+
+  @pytest.mark.parametrize('training', [True, False])
+  def test_output_uses_only_the_images_own_statistics(self, training):
+    g = small_generator()
+    x, c = random_images(3, 16, 16, seed=0), random_labels(3, 3, seed=0)
+    others_x, others_c = random_images(3, 16, 16, seed=1) * 0.3 + 0.5, random_labels(3, 3, seed=1)
+    y = g(x, c, training=training).numpy()
+    y_mixed = g(tf.concat([x[:1], others_x[1:]], 0), tf.concat([c[:1], others_c[1:]], 0),
+                training=training).numpy()
+    y_alone = g(x[:1], c[:1], training=training).numpy()
+    assert not np.allclose(y[1:], y_mixed[1:], atol=1e-3)  # The others did change.
+    np.testing.assert_allclose(y_mixed[0], y[0], atol=1e-5)
+    np.testing.assert_allclose(y_alone[0], y[0], atol=1e-5)
+
+  def test_training_flag_does_not_change_output(self):
+    g = small_generator()
+    x, c = random_images(2, 16, 16), random_labels(2, 3)
+    np.testing.assert_allclose(g(x, c, training=True), g(x, c, training=False), atol=1e-6)
+
+  def test_label_conditions_output(self):
+    g = small_generator()
+    x = random_images(2, 16, 16)
+    y1 = g(x, tf.constant([[1.0, 0.0, 0.0]] * 2))
+    y2 = g(x, tf.constant([[0.0, 1.0, 1.0]] * 2))
+    assert np.max(np.abs(y1.numpy() - y2.numpy())) > 1e-3
+
+  def test_label_is_tiled_and_concatenated_to_image_channels(self):
+    """conv_in sees [x | c tiled]: with conv_in replaced by a probe, compare its input."""
+    g = small_generator()
+    seen = []
+    original = g.conv_in.call
+    g.conv_in.call = lambda h: seen.append(h) or original(h)
+    x, c = random_images(2, 16, 16), random_labels(2, 3)
+    g(x, c)
+    c_tiled = np.broadcast_to(c.numpy()[:, None, None], (2, 16, 16, 3))
+    expected = np.concatenate([x.numpy(), c_tiled], axis=-1)
+    np.testing.assert_array_equal(seen[0].numpy(), expected)
+
+  def test_label_dtype_is_cast(self):
+    g = small_generator()
+    y = g(random_images(1, 16, 16), tf.constant([[1, 0, 1]], tf.int32))
+    assert y.dtype == tf.float32
+
+  @pytest.mark.parametrize('layer_name, stride, pad, in_size', [
+      ('conv_in', 1, 3, 16), ('down1_conv', 2, 1, 16), ('down2_conv', 2, 1, 8)])
+  def test_convs_equal_zero_padded_reference(self, layer_name, stride, pad, in_size):
+    g = small_generator()
+    layer = getattr(g, layer_name)
+    x = np.random.default_rng(2).normal(size=(2, in_size, in_size, layer.kernel.shape[2]))
+    expected = torch_conv2d(x, layer.kernel.numpy(), stride, pad)
+    np.testing.assert_allclose(layer(tf.constant(x, tf.float32)).numpy(), expected, atol=1e-4)
+
+  def test_residual_conv_equals_zero_padded_reference(self):
+    conv = small_generator().res1.conv1
+    x = np.random.default_rng(3).normal(size=(1, 4, 4, 32))
+    expected = torch_conv2d(x, conv.kernel.numpy(), 1, 1)
+    np.testing.assert_allclose(conv(tf.constant(x, tf.float32)).numpy(), expected, atol=1e-4)
+
+  def test_zero_padding_border_effect(self):
+    """On a constant image a zero-padded 7x7 conv differs only within 3 pixels of the border."""
+    conv = small_generator().conv_in
+    y = conv(tf.ones([1, 16, 16, 6])).numpy()[0]
+    interior = y[3:-3, 3:-3]
+    np.testing.assert_allclose(interior, np.broadcast_to(interior[0, 0], interior.shape), atol=1e-5)
+    full_sum = conv.kernel.numpy().sum(axis=(0, 1, 2))
+    np.testing.assert_allclose(interior[0, 0], full_sum, atol=1e-5)
+    corner_sum = conv.kernel.numpy()[3:, 3:].sum(axis=(0, 1, 2))  # Top-left: half the window.
+    np.testing.assert_allclose(y[0, 0], corner_sum, atol=1e-5)
+
+  @pytest.mark.parametrize('layer_name, in_size',
+                           [('up1_conv', 4), ('up2_conv', 8), ('up1_conv', 3)])
+  def test_transposed_convs_equal_reference(self, layer_name, in_size):
+    """Keras 'same' Conv2DTranspose k4 s2 == PyTorch ConvTranspose2d(k4, s2, p1): size 2H."""
+    layer = getattr(small_generator(), layer_name)
+    x = np.random.default_rng(4).normal(size=(2, in_size, in_size, layer.kernel.shape[3]))
+    y = layer(tf.constant(x, tf.float32)).numpy()
+    assert y.shape[1:3] == (2 * in_size, 2 * in_size)
+    np.testing.assert_allclose(y, torch_conv_transpose2d(x, layer.kernel.numpy(), 2, 1), atol=1e-4)
+
+  def test_config_round_trip(self):
+    g = models.Generator(conv_dim=4, c_dim=7, repeat_num=3, name='gen')
+    config = g.get_config()
+    assert {k: config[k] for k in ('conv_dim', 'c_dim', 'repeat_num')} == dict(
+        conv_dim=4, c_dim=7, repeat_num=3)
+    clone = models.Generator.from_config(config)
+    assert clone.get_config() == config
+    for model in (g, clone):
+      model.build((None, 8, 8, 3), (None, 7))
+    assert clone.count_params() == g.count_params()
+    assert weights_by_path(clone) == weights_by_path(g)
+
+  def test_residual_block_config_round_trip(self):
+    block = models.ResidualBlock(6, name='block')
+    clone = models.ResidualBlock.from_config(block.get_config())
+    assert clone.filters == 6 and clone.name == 'block'
+    x = random_images(1, 4, 4)[..., :1] * tf.ones([1, 1, 1, 6])
+    assert block(x).shape == clone(x).shape == (1, 4, 4, 6)
+    assert clone.count_params() == block.count_params() == 2 * (9 * 36 + 12)
+
+  def test_residual_block_adds_identity(self):
+    block = models.ResidualBlock(4)
+    x = random_images(1, 4, 4)[..., :1] * tf.ones([1, 1, 1, 4])
+    block(x)
+    block.norm2.gamma.assign(tf.zeros([4]))  # Zero the residual branch: only x remains.
+    np.testing.assert_allclose(block(x).numpy(), x.numpy(), atol=1e-6)
+
+  def test_checkpoint_holds_every_variable(self, tmp_path):
+    g = small_generator()
+    path = tf.train.Checkpoint(model=g).save(str(tmp_path / 'ckpt'))
+    saved = [name for name, _ in tf.train.list_variables(path) if name.startswith('model/')]
+    # conv_in + IN, 2 x (down conv + IN), 2 blocks x (2 convs + 2 INs), 2 x (up + IN), conv_out.
+    assert len(saved) == len(g.weights) == 3 + 2 * 3 + 2 * 6 + 2 * 3 + 1
+    restored = small_generator()
+    tf.train.Checkpoint(model=restored).restore(path).assert_consumed()
+    x, c = random_images(1, 16, 16), random_labels(1, 3)
+    np.testing.assert_allclose(restored(x, c), g(x, c), atol=1e-6)
+
+  def test_tf_function_with_dynamic_shapes(self):
+    g = small_generator()
+    fn = tf.function(lambda x, c: g(x, c),
+                     input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32),
+                                      tf.TensorSpec([None, 3], tf.float32)])
+    for h, w in ((16, 16), (8, 12)):
+      x, c = random_images(2, h, w), random_labels(2, 3)
+      np.testing.assert_allclose(fn(x, c), g(x, c), atol=1e-5)
+
+  def test_mixed_precision_policy(self):
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy('mixed_bfloat16')
+    try:
+      g = models.Generator(**SMALL_G)
+      y = g(random_images(1, 8, 8), random_labels(1, 3))
+    finally:
+      keras.mixed_precision.set_global_policy(previous)
+    assert y.dtype == tf.bfloat16
+    assert all(w.dtype == 'float32' for w in g.weights)
+
+  @pytest.mark.parametrize('x_shape, c_shape, match', [
+      ((None, 18, 16, 3), (None, 3), 'multiples of 4'),
+      ((None, 16, 16, 1), (None, 3), r'\[N, H, W, 3\]'),
+      ((None, 16, 16, 3), (None, 4), 'c_dim'),
+  ])
+  def test_bad_shapes_raise(self, x_shape, c_shape, match):
+    with pytest.raises(ValueError, match=match):
+      models.Generator(**SMALL_G).build(x_shape, c_shape)
+
+  @pytest.mark.parametrize('kwargs', [dict(conv_dim=0), dict(c_dim=-1), dict(repeat_num=2.5)])
+  def test_bad_arguments_raise(self, kwargs):
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
+      models.Generator(**kwargs)
+
+
+class TestDiscriminator:
+
+  @pytest.mark.parametrize('image_size, repeat_num, c_dim', [(32, 3, 3), (64, 6, 5), (16, 2, 8)])
+  def test_output_shapes(self, image_size, repeat_num, c_dim):
+    d = models.Discriminator(image_size=image_size, conv_dim=4, c_dim=c_dim, repeat_num=repeat_num)
+    out_src, out_cls = d(random_images(2, image_size, image_size))
+    patch = image_size // 2 ** repeat_num
+    assert out_src.shape == (2, patch, patch, 1)
+    assert out_cls.shape == (2, c_dim)
+
+  def test_architecture_and_biases(self):
+    d = small_discriminator()
+    assert weights_by_path(d) == {
+        'conv1/kernel': (4, 4, 3, 8), 'conv1/bias': (8,),
+        'conv2/kernel': (4, 4, 8, 16), 'conv2/bias': (16,),
+        'conv3/kernel': (4, 4, 16, 32), 'conv3/bias': (32,),
+        'conv_src/kernel': (3, 3, 32, 1),
+        'conv_cls/kernel': (4, 4, 32, 3),  # kernel image_size / 2**repeat_num, 'valid'.
+    }
+    assert d.conv_cls.padding == 'valid'
+    assert all(getattr(d, f'conv{i}').strides == (2, 2) for i in (1, 2, 3))
+
+  @pytest.mark.parametrize('layer_name, stride, pad, in_size', [
+      ('conv1', 2, 1, 32), ('conv3', 2, 1, 8), ('conv_src', 1, 1, 4)])
+  def test_convs_equal_zero_padded_reference(self, layer_name, stride, pad, in_size):
+    layer = getattr(small_discriminator(), layer_name)
+    rng = np.random.default_rng(5)
+    if layer.use_bias:
+      layer.bias.assign(rng.normal(size=layer.bias.shape))
+    x = rng.normal(size=(1, in_size, in_size, layer.kernel.shape[2]))
+    expected = torch_conv2d(x, layer.kernel.numpy(), stride, pad)
+    if layer.use_bias:
+      expected += layer.bias.numpy()
+    np.testing.assert_allclose(layer(tf.constant(x, tf.float32)).numpy(), expected, atol=1e-4)
+
+  def test_leaky_relu_slope(self):
+    """With identity-like conv weights the model's activations show the 0.01 negative slope."""
+    d = models.Discriminator(image_size=4, conv_dim=1, c_dim=1, repeat_num=1)
+    d.build((None, 4, 4, 3))
+    kernel = np.zeros((4, 4, 3, 1))
+    kernel[1, 1, 0, 0] = 1.0  # Output (i, j) reads input (2i, 2j), channel 0.
+    d.conv1.kernel.assign(kernel)
+    d.conv1.bias.assign([0.0])
+    d.conv_cls.kernel.assign(np.ones((2, 2, 1, 1)))
+    x = np.zeros((1, 4, 4, 3), np.float32)
+    x[0, ::2, ::2, 0] = [[1.0, -2.0], [-3.0, 4.0]]
+    _, out_cls = d(tf.constant(x))
+    np.testing.assert_allclose(out_cls.numpy(), [[1.0 - 0.02 - 0.03 + 4.0]], atol=1e-6)
+
+  def test_config_round_trip(self):
+    d = models.Discriminator(image_size=16, conv_dim=4, c_dim=2, repeat_num=2, name='disc')
+    config = d.get_config()
+    clone = models.Discriminator.from_config(config)
+    assert clone.get_config() == config
+    for model in (d, clone):
+      model.build((None, 16, 16, 3))
+    assert clone.count_params() == d.count_params()
+    assert weights_by_path(clone) == weights_by_path(d)
+
+  def test_checkpoint_holds_every_variable(self, tmp_path):
+    d = small_discriminator()
+    path = tf.train.Checkpoint(model=d).save(str(tmp_path / 'ckpt'))
+    saved = [name for name, _ in tf.train.list_variables(path) if name.startswith('model/')]
+    assert len(saved) == len(d.weights) == 3 * 2 + 2
+
+  @pytest.mark.parametrize('kwargs, match', [
+      (dict(image_size=100, repeat_num=6), 'divisible by 2\\*\\*repeat_num'),
+      (dict(image_size=0), 'image_size'),
+      (dict(conv_dim=True), 'conv_dim'),
+  ])
+  def test_bad_arguments_raise(self, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+      models.Discriminator(**kwargs)
+
+  def test_wrong_image_size_raises(self):
+    with pytest.raises(ValueError, match='image_size 32'):
+      models.Discriminator(**SMALL_D)(random_images(1, 64, 64))

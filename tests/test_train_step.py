@@ -1,0 +1,110 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from stargan_tf import config as config_lib
+from stargan_tf import losses
+from stargan_tf import train_step
+from stargan_tf import trainer
+
+MODEL = config_lib.ModelConfig(c_dim=3, image_size=16, g_conv_dim=4, d_conv_dim=4,
+                               g_repeat_num=1, d_repeat_num=2)
+TRAIN = config_lib.TrainConfig()
+
+
+@pytest.mark.parametrize('step, expected', [
+    (0, 1e-4), (99_999, 1e-4), (100_000, 1e-4), (150_000, 5e-5), (199_999, 1e-9), (200_000, 0.0),
+])
+def test_linear_decay_lr(step, expected):
+  assert train_step.linear_decay_lr(step, 1e-4, 200_000, 100_000) == pytest.approx(expected)
+
+
+def test_no_decay():
+  assert train_step.linear_decay_lr(10, 1e-4, 10, 0) == 1e-4
+
+
+def test_permute_labels_keeps_the_multiset():
+  rng = tf.random.Generator.from_seed(3)
+  c = tf.constant(np.random.RandomState(0).randint(0, 2, [32, 5]).astype(np.float32))
+  seen_changed = False
+  for _ in range(5):
+    p = train_step.permute_labels(c, rng).numpy()
+    assert sorted(map(tuple, p)) == sorted(map(tuple, c.numpy()))
+    seen_changed |= not np.array_equal(p, c.numpy())
+  assert seen_changed
+
+
+def _steps(seed=0):
+  strategy = tf.distribute.get_strategy()
+  G, D = trainer.build_models(MODEL)
+  g_opt = trainer.build_optimizer(TRAIN.g_lr, TRAIN, G.trainable_variables)
+  d_opt = trainer.build_optimizer(TRAIN.d_lr, TRAIN, D.trainable_variables)
+  rng = tf.random.Generator.from_seed(seed)
+  return train_step.Steps(G, D, g_opt, d_opt, config_lib.LossConfig(), 'CelebA', strategy, rng)
+
+
+def _batch():
+  r = np.random.RandomState(1)
+  x = tf.constant(r.uniform(-1, 1, [4, 16, 16, 3]).astype(np.float32))
+  c_org = tf.constant(r.randint(0, 2, [4, 3]).astype(np.float32))
+  c_trg = tf.constant(r.randint(0, 2, [4, 3]).astype(np.float32))
+  return x, c_org, c_trg
+
+
+def _values(variables):
+  return [v.numpy().copy() for v in variables]
+
+
+def test_d_step_matches_the_loss_formula_and_updates_only_d():
+  steps = _steps()
+  x, c_org, c_trg = _batch()
+  g_before, d_before = _values(steps.G.weights), _values(steps.D.weights)
+  # The step draws alpha from the generator; replay the same draw on a twin generator.
+  alpha = tf.random.Generator.from_seed(0).uniform([4, 1, 1, 1])
+  x_fake = steps.G(x, c_trg)
+  src_real, cls_real = steps.D(x)
+  src_fake, _ = steps.D(x_fake)
+  gp = losses.gradient_penalty(lambda t: steps.D(t)[0], x, x_fake, alpha)
+  expected_cls = np.mean(np.sum(
+      tf.nn.sigmoid_cross_entropy_with_logits(c_org, cls_real).numpy(), axis=1))
+
+  metrics = steps.d_step(x, c_org, c_trg)
+  assert set(metrics) == {'D/loss_real', 'D/loss_fake', 'D/loss_cls', 'D/loss_gp', 'D/loss'}
+  np.testing.assert_allclose(metrics['D/loss_real'], -np.mean(src_real), rtol=1e-5)
+  np.testing.assert_allclose(metrics['D/loss_fake'], np.mean(src_fake), rtol=1e-5)
+  np.testing.assert_allclose(metrics['D/loss_cls'], expected_cls, rtol=1e-5)
+  np.testing.assert_allclose(metrics['D/loss_gp'], gp, rtol=1e-4)
+  np.testing.assert_allclose(
+      metrics['D/loss'], -np.mean(src_real) + np.mean(src_fake) + expected_cls + 10 * gp,
+      rtol=1e-4)
+  for before, after in zip(g_before, _values(steps.G.weights)):
+    np.testing.assert_array_equal(before, after)
+  assert any(not np.array_equal(b, a) for b, a in zip(d_before, _values(steps.D.weights)))
+
+
+def test_g_step_uses_target_for_cls_and_source_for_reconstruction():
+  steps = _steps()
+  x, c_org, c_trg = _batch()
+  d_before, g_before = _values(steps.D.weights), _values(steps.G.weights)
+  x_fake = steps.G(x, c_trg)
+  src_fake, cls_fake = steps.D(x_fake)
+  x_rec = steps.G(x_fake, c_org)
+  expected_cls = np.mean(np.sum(
+      tf.nn.sigmoid_cross_entropy_with_logits(c_trg, cls_fake).numpy(), axis=1))
+
+  metrics = steps.g_step(x, c_org, c_trg)
+  assert set(metrics) == {'G/loss_fake', 'G/loss_rec', 'G/loss_cls', 'G/loss'}
+  np.testing.assert_allclose(metrics['G/loss_fake'], -np.mean(src_fake), rtol=1e-5)
+  np.testing.assert_allclose(metrics['G/loss_rec'], np.mean(np.abs(x - x_rec)), rtol=1e-5)
+  np.testing.assert_allclose(metrics['G/loss_cls'], expected_cls, rtol=1e-5)
+  for before, after in zip(d_before, _values(steps.D.weights)):
+    np.testing.assert_array_equal(before, after)
+  assert any(not np.array_equal(b, a) for b, a in zip(g_before, _values(steps.G.weights)))
+
+
+def test_adam_settings_and_lr_assignment():
+  steps = _steps()
+  opt = steps.d_optimizer
+  assert (float(opt.beta_1), float(opt.beta_2)) == (0.5, 0.999)
+  opt.learning_rate.assign(train_step.linear_decay_lr(150, 1e-4, 200, 100))
+  assert float(opt.learning_rate) == pytest.approx(5e-5)

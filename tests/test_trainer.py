@@ -1,0 +1,109 @@
+import dataclasses
+import glob
+import json
+import os
+
+import numpy as np
+from PIL import Image
+import pytest
+import tensorflow as tf
+
+from stargan_tf import config as config_lib
+from stargan_tf import trainer
+
+
+def _with_train(config, **values):
+  return dataclasses.replace(config, train=dataclasses.replace(config.train, **values))
+
+
+def _event_tags(log_dir):
+  tags = {}
+  for path in glob.glob(os.path.join(log_dir, 'events.out.tfevents.*')):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for v in event.summary.value:
+        tags.setdefault(v.tag, []).append(event.step)
+  return tags
+
+
+def _state(work_dir, config, step):
+  """All checkpointed values of one checkpoint, by name."""
+  path = trainer.checkpoint_path(os.path.join(work_dir, 'checkpoints'), step)
+  reader = tf.train.load_checkpoint(path)
+  return {name: reader.get_tensor(name) for name, _ in tf.train.list_variables(path)
+          if not name.startswith('save_counter') and name != '_CHECKPOINTABLE_OBJECT_GRAPH'}
+
+
+@pytest.mark.slow
+def test_smoke_run_writes_every_output(tiny_config):
+  work_dir = tiny_config.train.work_dir
+  metrics = trainer.train(tiny_config)
+  assert set(metrics) >= {'D/loss_real', 'D/loss_fake', 'D/loss_cls', 'D/loss_gp', 'G/loss_fake',
+                          'G/loss_rec', 'G/loss_cls'}
+  assert all(np.isfinite(v) for v in metrics.values())
+  assert config_lib.load(work_dir) == tiny_config
+  with open(os.path.join(work_dir, 'config.json')) as f:
+    assert json.load(f)['model']['g_conv_dim'] == 8
+  ckpts = tf.train.get_checkpoint_state(os.path.join(work_dir, 'checkpoints'))
+  assert [os.path.basename(p) for p in ckpts.all_model_checkpoint_paths] == ['ckpt-2', 'ckpt-4']
+  samples = sorted(os.listdir(os.path.join(work_dir, 'samples')))
+  assert samples == ['000002-images.png', '000004-images.png']
+  grid = np.asarray(Image.open(os.path.join(work_dir, 'samples', samples[-1])))
+  # 8 fixed test images (rows) x [input + 5 targets] (columns) at 32 px.
+  assert grid.shape == (8 * 32, 6 * 32, 3)
+  tags = _event_tags(os.path.join(work_dir, 'logs'))
+  for tag in ('D/loss_real', 'D/loss_gp', 'G/loss_rec', 'lr/G', 'lr/D'):
+    assert tags[tag] == [2, 4], tag
+  assert tags['samples'] == [2, 4]
+  # Training past num_iters does nothing.
+  assert trainer.train(tiny_config) == {}
+
+
+@pytest.mark.slow
+def test_resume_matches_an_uninterrupted_run(tiny_config, tmp_path):
+  config = _with_train(tiny_config, num_iters=6, num_iters_decay=4, model_save_step=100)
+  whole = _with_train(config, work_dir=str(tmp_path / 'whole'))
+  parts = _with_train(config, work_dir=str(tmp_path / 'parts'))
+  trainer.train(whole)
+  trainer.train(parts, stop_after=3)  # interrupted after step 3 (odd: mid n_critic cycle)
+  assert os.path.exists(os.path.join(parts.train.work_dir, 'checkpoints', 'ckpt-3.index'))
+  trainer.train(parts)  # the same command again resumes at step 3
+  a = _state(whole.train.work_dir, whole, 6)
+  b = _state(parts.train.work_dir, parts, 6)
+  assert a.keys() == b.keys()
+  names = list(a)
+  # Weights, both optimizers' moments and iteration counts, the step and the RNG state.
+  assert any(n.startswith('G/') for n in names) and any(n.startswith('d_optimizer/') for n in names)
+  assert any(n.startswith('rng/') for n in names) and any(n.startswith('step') for n in names)
+  for name in names:
+    np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-6, err_msg=name)
+  # The decayed learning rate at the end is the same too: step 5 of 6, decay over the last 4.
+  np.testing.assert_allclose(a['g_optimizer/_learning_rate/.ATTRIBUTES/VARIABLE_VALUE'],
+                             1e-4 * (6 - 5) / 4, rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_resume_iters_picks_an_older_checkpoint(tiny_config):
+  trainer.train(tiny_config)
+  with pytest.raises(FileNotFoundError, match='no checkpoint for step 3 .*saved: ckpt-2, ckpt-4'):
+    trainer.train(_with_train(tiny_config, resume_iters=3))
+  before = _state(tiny_config.train.work_dir, tiny_config, 4)
+  trainer.train(_with_train(tiny_config, resume_iters=2))  # redo steps 3-4
+  after = _state(tiny_config.train.work_dir, tiny_config, 4)
+  for name in before:
+    np.testing.assert_allclose(before[name], after[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_refuses_a_work_dir_of_another_model(tiny_config):
+  config_lib.save(tiny_config, tiny_config.train.work_dir)
+  other = dataclasses.replace(tiny_config,
+                              model=dataclasses.replace(tiny_config.model, g_conv_dim=16))
+  with pytest.raises(ValueError, match="different model configuration.*'g_conv_dim': \\(8, 16\\)"):
+    trainer.train(other)
+
+
+def test_missing_dataset_error_names_the_path(tiny_config, tmp_path):
+  missing = str(tmp_path / 'nowhere' / 'list_attr_celeba.txt')
+  config = dataclasses.replace(tiny_config,
+                               data=dataclasses.replace(tiny_config.data, attr_path=missing))
+  with pytest.raises(FileNotFoundError, match='nowhere/list_attr_celeba.txt'):
+    trainer.train(config)

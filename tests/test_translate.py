@@ -1,0 +1,129 @@
+import os
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+import pytest
+import tensorflow as tf
+
+from stargan_tf import images
+from stargan_tf import labels as labels_lib
+from stargan_tf import trainer
+from stargan_tf import translate
+from stargan_tf.data import pipeline
+from stargan_tf.data import splits
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory, synthetic_dir):
+  """A tiny run trained for 2 steps (module-wide: restoring it is what is tested here)."""
+  import dataclasses
+  from stargan_tf import config as config_lib
+  c = config_lib.Config()
+  config = config_lib.Config(
+      data=dataclasses.replace(
+          c.data, attr_path=str(synthetic_dir / 'list_attr_celeba.txt'),
+          celeba_image_dir=str(synthetic_dir / 'img_align_celeba'), image_size=32, batch_size=4,
+          test_size=17),
+      model=dataclasses.replace(c.model, image_size=32, g_conv_dim=8, d_conv_dim=8,
+                                g_repeat_num=1, d_repeat_num=3),
+      train=dataclasses.replace(c.train, work_dir=str(tmp_path_factory.mktemp('run')),
+                                num_iters=2, num_iters_decay=0, n_critic=1, log_step=1,
+                                sample_step=2, model_save_step=2)).validate()
+  trainer.train(config)
+  return config
+
+
+def test_test_split_grids(trained):
+  out = translate.translate(trained.train.work_dir, batch_size=6)
+  assert [os.path.basename(p) for p in out] == ['1-images.png', '2-images.png', '3-images.png']
+  shapes = [np.asarray(Image.open(p)).shape for p in out]
+  assert shapes == [(6 * 32, 6 * 32, 3), (6 * 32, 6 * 32, 3), (4 * 32, 6 * 32, 3)]
+  assert os.path.dirname(out[0]) == os.path.join(trained.train.work_dir, 'results')
+
+
+def test_explicit_target_column_is_g_of_that_target(trained, tmp_path):
+  out = translate.translate(trained.train.work_dir, str(tmp_path), target='Blond_Hair=1,Male=0',
+                            batch_size=4, max_images=4)
+  assert len(out) == 1
+  grid = np.asarray(Image.open(out[0]))
+  assert grid.shape == (4 * 32, 2 * 32, 3)
+  _, G, _ = trainer.restore_models(trained.train.work_dir)
+  paths, c_org = splits.load_split(trained.data, 'test')
+  x, c = next(iter(pipeline.make_dataset(paths[:4], c_org[:4], 178, 32, 4, training=False)))
+  c_trg = c.numpy().copy()
+  c_trg[:, [0, 2]] = 0
+  c_trg[:, 1] = 1
+  c_trg[:, 3] = 0
+  expected = images.make_grid([x.numpy(), G(x, tf.constant(c_trg)).numpy()])
+  assert np.abs(grid.astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_own_images_any_size(trained, tmp_path):
+  own = tmp_path / 'own'
+  own.mkdir()
+  r = np.random.RandomState(0)
+  Image.fromarray(r.randint(0, 255, [150, 200, 3], np.uint8)).save(own / 'wide.png')
+  Image.fromarray(r.randint(0, 255, [218, 178, 3], np.uint8)).save(own / 'tall.jpg')
+  (own / 'notes.txt').write_text('not an image')
+  out = translate.translate(trained.train.work_dir, str(tmp_path / 'out'), input_dir=str(own))
+  grid = np.asarray(Image.open(out[0]))
+  assert grid.shape == (2 * 32, 6 * 32, 3)
+
+
+def test_own_image_preprocessing_is_a_central_square():
+  image = np.zeros([40, 80, 3], np.uint8)
+  image[:, 20:60] = 255  # the central 40x40 square is white, the sides black
+  path = os.path.join(os.environ.get('TMPDIR', '/tmp'), 'stargan_square_test.png')
+  Image.fromarray(image).save(path)
+  x = translate.load_own_image(path, 8).numpy()
+  assert x.shape == (8, 8, 3)
+  np.testing.assert_allclose(x, 1.0, atol=1e-6)
+
+
+@pytest.mark.parametrize('kwargs, error, message', [
+    ({'target': 'Blue_Hair=1'}, ValueError, "unknown domain 'Blue_Hair'"),
+    ({'input_dir': '/nonexistent/faces', 'output_dir': '/tmp/x'}, FileNotFoundError,
+     '/nonexistent/faces is not a folder'),
+])
+def test_errors(trained, kwargs, error, message):
+  with pytest.raises(error, match=message):
+    translate.translate(trained.train.work_dir, **kwargs)
+
+
+def test_missing_checkpoint(tmp_path):
+  with pytest.raises(FileNotFoundError, match='config.json not found'):
+    translate.translate(str(tmp_path))
+
+
+@pytest.mark.slow
+def test_cli_flagfile_with_overrides_then_translate(tmp_path, synthetic_dir):
+  work_dir = tmp_path / 'cli'
+  env = dict(os.environ, PYTHONPATH=ROOT)
+  train = subprocess.run(
+      [sys.executable, '-m', 'stargan_tf.train', '--flagfile=configs/synthetic.flags',
+       f'--work_dir={work_dir}', f'--attr_path={synthetic_dir}/list_attr_celeba.txt',
+       f'--celeba_image_dir={synthetic_dir}/img_align_celeba', '--synthetic_images=0',
+       '--test_size=17', '--g_conv_dim=8', '--d_conv_dim=8', '--num_iters=2',
+       '--num_iters_decay=0', '--log_step=1'],
+      cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+  assert train.returncode == 0, train.stderr[-3000:]
+  assert 'step 2/2' in train.stderr
+  assert 'ETA' in train.stderr
+  saved = open(work_dir / 'config.json').read()
+  assert '"g_conv_dim": 8' in saved and '"image_size": 32' in saved
+  result = subprocess.run(
+      [sys.executable, '-m', 'stargan_tf.translate', f'--work_dir={work_dir}', '--max_images=4',
+       '--batch_size=4', '--target=Young=1'],
+      cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert os.listdir(work_dir / 'results') == ['1-images.png']
+  bad = subprocess.run(
+      [sys.executable, '-m', 'stargan_tf.train', '--flagfile=configs/synthetic.flags',
+       f'--work_dir={tmp_path / "bad"}', '--selected_attrs=Black_Hair,Purple_Hair'],
+      cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+  assert bad.returncode != 0
+  assert "unknown CelebA attribute(s) ['Purple_Hair']" in bad.stderr
