@@ -3,7 +3,6 @@
 from absl import flags
 
 from stargan_tf import config as config_lib
-from stargan_tf import labels as labels_lib
 
 FLAGS = flags.FLAGS
 _D = config_lib.DataConfig()

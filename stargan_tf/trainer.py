@@ -141,6 +141,9 @@ def train(config, stop_after=None):
 
   strategy = distribute.make_strategy(t_cfg.strategy)
   paths, c_org = splits.load_split(d_cfg, 'train')
+  if c_org.shape[1] != config.model.c_dim:
+    raise ValueError(f'the {d_cfg.dataset} training labels have {c_org.shape[1]} domains but '
+                     f'--c_dim={config.model.c_dim}; set --c_dim={c_org.shape[1]}.')
   logging.info('Training on %d images of %s; %d replica(s).', len(paths), d_cfg.dataset,
                strategy.num_replicas_in_sync)
 

@@ -27,19 +27,29 @@ def synthetic_dir(tmp_path_factory):
   return root
 
 
-@pytest.fixture
-def tiny_config(synthetic_dir, tmp_path):
-  """A tiny 32px model on the tiny synthetic dataset; a few seconds per training step batch."""
+@pytest.fixture(scope='session')
+def make_tiny_config(synthetic_dir):
+  """Returns make(work_dir, **train_values): a tiny 32px model on the tiny synthetic dataset."""
   from stargan_tf import config as config_lib
   c = config_lib.Config()
-  return config_lib.Config(
-      data=dataclasses.replace(
-          c.data, attr_path=str(synthetic_dir / 'list_attr_celeba.txt'),
-          celeba_image_dir=str(synthetic_dir / 'img_align_celeba'), image_size=32, batch_size=4,
-          test_size=TINY_TEST_SIZE),
-      model=dataclasses.replace(c.model, image_size=32, g_conv_dim=8, d_conv_dim=8,
-                                g_repeat_num=1, d_repeat_num=3),
-      loss=c.loss,
-      train=dataclasses.replace(c.train, work_dir=str(tmp_path / 'run'), num_iters=4,
-                                num_iters_decay=2, n_critic=2, log_step=2, sample_step=2,
-                                model_save_step=2)).validate()
+
+  def make(work_dir, **train_values):
+    train = dict(work_dir=str(work_dir), num_iters=4, num_iters_decay=2, n_critic=2, log_step=2,
+                 sample_step=2, model_save_step=2)
+    train.update(train_values)
+    return config_lib.Config(
+        data=dataclasses.replace(
+            c.data, attr_path=str(synthetic_dir / 'list_attr_celeba.txt'),
+            celeba_image_dir=str(synthetic_dir / 'img_align_celeba'), image_size=32,
+            batch_size=4, test_size=TINY_TEST_SIZE),
+        model=dataclasses.replace(c.model, image_size=32, g_conv_dim=8, d_conv_dim=8,
+                                  g_repeat_num=1, d_repeat_num=3),
+        loss=c.loss,
+        train=dataclasses.replace(c.train, **train)).validate()
+
+  return make
+
+
+@pytest.fixture
+def tiny_config(make_tiny_config, tmp_path):
+  return make_tiny_config(tmp_path / 'run')

@@ -107,3 +107,33 @@ def test_missing_dataset_error_names_the_path(tiny_config, tmp_path):
                                data=dataclasses.replace(tiny_config.data, attr_path=missing))
   with pytest.raises(FileNotFoundError, match='nowhere/list_attr_celeba.txt'):
     trainer.train(config)
+
+
+def _rafd_tree(root, classes, per_class):
+  r = np.random.RandomState(0)
+  for k, name in enumerate(classes):
+    (root / name).mkdir(parents=True)
+    for j in range(per_class):
+      image = np.full([40, 40, 3], 40 * k, np.uint8) + r.randint(0, 30, [40, 40, 3], np.uint8)
+      Image.fromarray(image).save(root / name / f'{j}.png')
+
+
+@pytest.mark.slow
+def test_rafd_training_and_label_width_check(tiny_config, tmp_path):
+  classes = ('angry', 'happy', 'sad')
+  _rafd_tree(tmp_path / 'rafd' / 'train', classes, 4)
+  _rafd_tree(tmp_path / 'rafd' / 'test', classes, 1)
+  data = dataclasses.replace(tiny_config.data, dataset='RaFD', rafd_crop_size=32,
+                             rafd_image_dir=str(tmp_path / 'rafd' / 'train'),
+                             rafd_test_dir=str(tmp_path / 'rafd' / 'test'))
+  config = dataclasses.replace(tiny_config, data=data,
+                               model=dataclasses.replace(tiny_config.model, c_dim=3))
+  metrics = trainer.train(_with_train(config, num_iters=2))
+  assert np.isfinite(metrics['D/loss_cls']) and np.isfinite(metrics['G/loss_cls'])
+  grid = np.asarray(Image.open(os.path.join(config.train.work_dir, 'samples', '000002-images.png')))
+  assert grid.shape == (3 * 32, 4 * 32, 3)  # 3 test images x [input + one column per class]
+  wrong = dataclasses.replace(config, model=dataclasses.replace(config.model, c_dim=8),
+                              train=dataclasses.replace(config.train,
+                                                        work_dir=str(tmp_path / 'wrong')))
+  with pytest.raises(ValueError, match='labels have 3 domains but --c_dim=8; set --c_dim=3'):
+    trainer.train(wrong)

@@ -8,7 +8,6 @@ import pytest
 import tensorflow as tf
 
 from stargan_tf import images
-from stargan_tf import labels as labels_lib
 from stargan_tf import trainer
 from stargan_tf import translate
 from stargan_tf.data import pipeline
@@ -18,21 +17,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory, synthetic_dir):
+def trained(tmp_path_factory, make_tiny_config):
   """A tiny run trained for 2 steps (module-wide: restoring it is what is tested here)."""
-  import dataclasses
-  from stargan_tf import config as config_lib
-  c = config_lib.Config()
-  config = config_lib.Config(
-      data=dataclasses.replace(
-          c.data, attr_path=str(synthetic_dir / 'list_attr_celeba.txt'),
-          celeba_image_dir=str(synthetic_dir / 'img_align_celeba'), image_size=32, batch_size=4,
-          test_size=17),
-      model=dataclasses.replace(c.model, image_size=32, g_conv_dim=8, d_conv_dim=8,
-                                g_repeat_num=1, d_repeat_num=3),
-      train=dataclasses.replace(c.train, work_dir=str(tmp_path_factory.mktemp('run')),
-                                num_iters=2, num_iters_decay=0, n_critic=1, log_step=1,
-                                sample_step=2, model_save_step=2)).validate()
+  config = make_tiny_config(tmp_path_factory.mktemp('run'), num_iters=2, num_iters_decay=0,
+                            n_critic=1, log_step=1)
   trainer.train(config)
   return config
 
