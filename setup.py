@@ -11,7 +11,7 @@ setuptools.setup(
     long_description_content_type='text/markdown',
     license='MIT',
     python_requires='>=3.10',
-    packages=setuptools.find_packages(include=['stargan_tf', 'stargan_tf.*']),
+    packages=setuptools.find_packages(include=['stargan_tf', 'stargan_tf.*', 'serving']),
     install_requires=[
         # The full `tensorflow` package: tensorflow-serving-api depends on it by that name.
         'tensorflow>=2.21,<2.22',
@@ -22,15 +22,19 @@ setuptools.setup(
         'tensorflow-serving-api>=2.21,<2.22',
         # tf.summary's writers live in the tensorboard package.
         'tensorboard>=2.21,<2.22',
+        'ai-edge-litert>=2.3,<3',
     ],
     extras_require={
-        'test': ['pytest>=8'],
+        'test': ['pytest>=8', 'pyyaml>=6'],
         'gpu': ['tensorflow[and-cuda]>=2.21,<2.22'],
     },
     entry_points={
         'console_scripts': [
             'stargan-train=stargan_tf.train:run',
             'stargan-translate=stargan_tf.translate:run',
+            'stargan-evaluate=stargan_tf.evaluate:run',
+            'stargan-tflite=stargan_tf.tflite:run',
+            'stargan-export=stargan_tf.export:run',
         ],
     },
 )

@@ -17,6 +17,7 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from stargan_tf import flags as flags_lib
 from stargan_tf import labels as labels_lib
 from stargan_tf import trainer
 from stargan_tf.data import pipeline
@@ -80,10 +81,7 @@ def main(argv):
 
 
 def run():
-  flags.DEFINE_string('work_dir', None, 'Run folder of a synthetic-dataset training run.')
-  flags.DEFINE_integer('test_iters', 0, 'Checkpoint step (0: the latest).')
-  flags.DEFINE_integer('max_images', 512, 'Test images to score.')
-  flags.mark_flag_as_required('work_dir')
+  flags_lib.define_evaluate_flags()
   app.run(main)
 
 

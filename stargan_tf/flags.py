@@ -108,3 +108,29 @@ def define_translate_flags():
   flags.DEFINE_integer('batch_size', 16, 'Images per grid file.')
   flags.DEFINE_integer('max_images', 0, 'Stop after this many images (0: all).')
   flags.mark_flag_as_required('work_dir')
+
+
+def define_export_flags():
+  """Flags of `python -m stargan_tf.export` (idempotent)."""
+  if 'export_dir' in FLAGS:
+    return
+  flags.DEFINE_string('work_dir', None, 'Run folder written by training (config.json, '
+                      'checkpoints/).')
+  flags.DEFINE_string('export_dir', None, 'Model base folder (TF Serving\'s base_path); the '
+                      'export goes to <export_dir>/<version>/.')
+  flags.DEFINE_integer('version', None, 'Version to write (default: the next free one); an '
+                       'existing version is never overwritten.', lower_bound=1)
+  flags.DEFINE_string('model_name', 'stargan', 'Name TF Serving serves the model under.')
+  flags.DEFINE_integer('checkpoint', 0, 'Checkpoint step to export (0: the latest).',
+                       lower_bound=0)
+  flags.mark_flags_as_required(['work_dir', 'export_dir'])
+
+
+def define_evaluate_flags():
+  """Flags of `python -m stargan_tf.evaluate` (idempotent)."""
+  if 'max_images' in FLAGS:
+    return
+  flags.DEFINE_string('work_dir', None, 'Run folder of a synthetic-dataset training run.')
+  flags.DEFINE_integer('test_iters', 0, 'Checkpoint step (0: the latest).')
+  flags.DEFINE_integer('max_images', 512, 'Test images to score.')
+  flags.mark_flag_as_required('work_dir')

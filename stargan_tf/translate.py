@@ -30,10 +30,8 @@ IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
 
 
 def load_own_image(path, image_size):
-  """A user's image: central square of its shorter side, resized, in [-1, 1]."""
-  image = ops.decode(tf.io.read_file(path))
-  side = tf.minimum(tf.shape(image)[0], tf.shape(image)[1])
-  return ops.normalize(ops.resize(ops.center_crop(image, side, source=path), image_size))
+  """A user's image file: central square of its shorter side, resized, in [-1, 1]."""
+  return ops.preprocess_own_image(tf.io.read_file(path), image_size)
 
 
 def own_images_dataset(input_dir, image_size, batch_size):

@@ -1,0 +1,459 @@
+"""Translate photos with the StarGAN generator served by TF Serving, over gRPC or REST.
+
+  python -m serving.client --server=localhost:8500 --image=face.jpg --set="Blond_Hair=1" \
+      --out=out.png
+  python -m serving.client --rest=http://localhost:8501 --image=a.jpg --image=b.jpg \
+      --base="Black_Hair=1,Young=1" --set="Blond_Hair=1,Male=1" --out=results/
+
+Target labels: the client cannot know the attributes of a photo, so the target is built from
+domain names. `--base` gives the starting label (default: every domain 0) and `--set` changes
+domains on top of it by the rules of `stargan_tf.labels.apply_target` (setting a hair colour to 1
+clears the other hair colours; for RaFD, `--set` names the one target expression). The names come
+from the served model (its `metadata` signature), so a misspelt name fails, listing the valid
+ones, before any image is sent.
+
+Signatures: `--signature=translate_bytes` (default) sends the files' bytes and receives PNGs; the
+server crops, resizes and encodes. `--signature=serving_default` crops and resizes here with
+Pillow and exchanges float tensors.
+
+Outputs: one --image is written to --out. Several go in one batched request and are written to
+`<out stem>_<i><out extension>` (i: the position of the --image, from 0), or to
+`<folder>/<image stem>.png` when --out is a folder (an existing one, or a path ending in '/').
+TF Serving refuses a request larger than its max_batch_size (16 in serving/batching_parameters.txt).
+
+Failures (server unreachable, unknown model, version or domain name, unreadable image) end the
+program with a one-line message on stderr and exit status 1.
+"""
+
+import argparse
+import base64
+import dataclasses
+import io
+import json
+import os
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from google.protobuf import json_format
+import grpc
+import numpy as np
+from PIL import Image
+import tensorflow as tf
+from tensorflow_serving.apis import get_model_metadata_pb2
+from tensorflow_serving.apis import predict_pb2
+from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+from stargan_tf import export
+from stargan_tf import images
+from stargan_tf import labels as labels_lib
+
+DEFAULT_SERVER = 'localhost:8500'
+DEFAULT_TIMEOUT = 30.0
+# What the export's translate_bytes decodes.
+IMAGE_FORMATS = ('JPEG', 'PNG')
+# gRPC clients refuse answers over 4 MB by default (16 float images of 128 px are 3 MB); TF Serving
+# itself accepts messages up to 2 GB.
+_GRPC_OPTIONS = [('grpc.max_receive_message_length', -1),
+                 ('grpc.max_send_message_length', -1)]
+# How TF Serving's REST server maps status codes to HTTP (model_servers/http_server.cc).
+_HTTP_STATUS = {404: 'NOT_FOUND', 503: 'UNAVAILABLE', 504: 'DEADLINE_EXCEEDED'}
+
+
+class ServingError(Exception):
+  """A failure explained for the user; the command line prints it without a traceback."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+  """What the served model says about itself."""
+  version: int
+  domain_names: tuple
+  dataset: str
+  image_size: int
+
+
+def _spec_text(model, version):
+  return f'model {model!r}' + (f' version {version}' if version is not None else '')
+
+
+def _explain(code, details, where, model, version, timeout):
+  """A one-line message for a failed call with status `code` (a grpc.StatusCode name)."""
+  if code == 'UNAVAILABLE':
+    return (f'cannot reach TF Serving at {where} ({details}); is the server running? '
+            '(see serving/README.md)')
+  if code == 'DEADLINE_EXCEEDED':
+    return f'cannot reach TF Serving at {where}: no answer within --timeout={timeout:g} s.'
+  if code == 'NOT_FOUND':
+    return f'TF Serving at {where} does not serve {_spec_text(model, version)}: {details}'
+  return f'TF Serving at {where} refused the request ({code}): {details}'
+
+
+class _Transport:
+  """Predict and GetModelMetadata for one model; subclasses speak gRPC or REST."""
+
+  def __init__(self, where, model, version, timeout):
+    self.where = where
+    self.model = model
+    self.version = version
+    self.timeout = timeout
+    self._signatures = None
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    self.close()
+
+  def close(self):
+    pass
+
+  def _error(self, code, details):
+    return ServingError(_explain(code, details, self.where, self.model, self.version,
+                                 self.timeout))
+
+  def signatures(self):
+    """(served version, {signature name: SignatureDef}), asked once (GetModelMetadata)."""
+    if self._signatures is None:
+      self._signatures = self._get_signatures()
+    return self._signatures
+
+  def signature(self, name):
+    """The SignatureDef `name`, or a ServingError listing the model's signatures."""
+    _, signature_defs = self.signatures()
+    if name not in signature_defs:
+      # TF2 SavedModels carry an internal `__saved_model_init_op` entry; it is not for clients.
+      names = ', '.join(sorted(n for n in signature_defs if not n.startswith('__')))
+      raise ServingError(f'{_spec_text(self.model, self.version)} at {self.where} has no '
+                         f'signature {name!r}; it has: {names}. Was it exported by '
+                         'stargan_tf.export?')
+    return signature_defs[name]
+
+  def predict(self, signature, inputs):
+    """Runs `signature` on {input name: array}; returns {output name: array}."""
+    self.signature(signature)
+    return self._predict(signature, inputs)
+
+
+class GrpcTransport(_Transport):
+  """TF Serving's PredictionService over gRPC (its --port, 8500 by default)."""
+
+  def __init__(self, server, model, version=None, timeout=DEFAULT_TIMEOUT):
+    super().__init__(server, model, version, timeout)
+    self._channel = grpc.insecure_channel(server, options=_GRPC_OPTIONS)
+    self._stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
+
+  def close(self):
+    self._channel.close()
+
+  def _fill_spec(self, model_spec, signature=''):
+    model_spec.name = self.model
+    if self.version is not None:
+      model_spec.version.value = self.version
+    model_spec.signature_name = signature
+
+  def _call(self, method, request):
+    try:
+      return method(request, timeout=self.timeout)
+    except grpc.RpcError as e:
+      raise self._error(e.code().name, e.details()) from None
+
+  def _get_signatures(self):
+    request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=['signature_def'])
+    self._fill_spec(request.model_spec)
+    response = self._call(self._stub.GetModelMetadata, request)
+    signature_map = get_model_metadata_pb2.SignatureDefMap()
+    response.metadata['signature_def'].Unpack(signature_map)
+    return response.model_spec.version.value, dict(signature_map.signature_def)
+
+  def _predict(self, signature, inputs):
+    request = predict_pb2.PredictRequest()
+    self._fill_spec(request.model_spec, signature)
+    for key, value in inputs.items():
+      request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
+    response = self._call(self._stub.Predict, request)
+    # make_ndarray reads both answer forms: typed fields (TF Serving's Predict) and tensor_content.
+    return {key: tf.make_ndarray(proto) for key, proto in response.outputs.items()}
+
+
+def _to_json(array):
+  """An input array as TF Serving's REST API reads it: nested lists, bytes as {"b64": ...}."""
+  array = np.asarray(array)
+  if array.dtype.kind in 'OSU':
+    return np.vectorize(lambda b: {'b64': base64.b64encode(b).decode('ascii')},
+                        otypes=[object])(array).tolist()
+  return array.tolist()
+
+
+def _bytes_leaf(value):
+  """One string of a REST answer as bytes.
+
+  TF Serving base64-encodes only string outputs whose name ends in `_bytes`; others are written
+  byte for byte into the JSON text (control characters escaped), which the surrogateescape
+  decoding of the whole answer (see `RestTransport._call`) turns back into the same bytes.
+  """
+  if isinstance(value, dict):
+    return base64.b64decode(value['b64'])
+  return value.encode('utf-8', 'surrogateescape')
+
+
+def _from_json(value, dtype):
+  """A REST answer's value -> array of the signature's dtype (a DataType enum)."""
+  dtype = tf.dtypes.as_dtype(dtype)
+  if dtype == tf.string:
+    leaves = np.vectorize(_bytes_leaf, otypes=[object])
+    return leaves(np.array(value, dtype=object)) if isinstance(value, list) else _bytes_leaf(value)
+  return np.asarray(value, dtype=dtype.as_numpy_dtype)
+
+
+class RestTransport(_Transport):
+  """TF Serving's REST API (its --rest_api_port, 8501 by default), with the standard library."""
+
+  def __init__(self, url, model, version=None, timeout=DEFAULT_TIMEOUT):
+    super().__init__(url.rstrip('/'), model, version, timeout)
+
+  def _model_url(self):
+    url = f'{self.where}/v1/models/{urllib.parse.quote(self.model, safe="")}'
+    return url + (f'/versions/{self.version}' if self.version is not None else '')
+
+  def _call(self, url, body=None):
+    data = None if body is None else json.dumps(body).encode('utf-8')
+    request = urllib.request.Request(url, data=data, headers={'Content-Type': 'application/json'})
+    try:
+      with urllib.request.urlopen(request, timeout=self.timeout) as response:
+        payload = response.read()
+    except urllib.error.HTTPError as e:
+      text = e.read().decode('utf-8', 'replace')
+      try:
+        details = json.loads(text)['error']
+      except (ValueError, KeyError, TypeError):
+        # TF Serving C-escapes its message, which is not always valid JSON (\').
+        details = text.strip()
+      raise self._error(_HTTP_STATUS.get(e.code, f'HTTP {e.code}'), details) from None
+    except TimeoutError:
+      raise self._error('DEADLINE_EXCEEDED', '') from None
+    except urllib.error.URLError as e:
+      code = 'DEADLINE_EXCEEDED' if isinstance(e.reason, TimeoutError) else 'UNAVAILABLE'
+      raise self._error(code, str(e.reason)) from None
+    except ConnectionError as e:
+      raise self._error('UNAVAILABLE', str(e)) from None
+    # Not strict UTF-8: raw (non-`_bytes`) string outputs may hold any bytes; see _bytes_leaf.
+    return json.loads(payload.decode('utf-8', 'surrogateescape'))
+
+  def _get_signatures(self):
+    reply = self._call(self._model_url() + '/metadata')
+    signature_map = json_format.ParseDict(reply['metadata']['signature_def'],
+                                          get_model_metadata_pb2.SignatureDefMap(),
+                                          ignore_unknown_fields=True)
+    return int(reply['model_spec']['version']), dict(signature_map.signature_def)
+
+  def _predict(self, signature, inputs):
+    body = {'signature_name': signature,
+            'inputs': {key: _to_json(value) for key, value in inputs.items()}}
+    outputs = self._call(self._model_url() + ':predict', body)['outputs']
+    signature_outputs = self.signature(signature).outputs
+    if len(signature_outputs) == 1:  # TF Serving then leaves out the output's name.
+      outputs = {next(iter(signature_outputs)): outputs}
+    return {key: _from_json(value, signature_outputs[key].dtype) for key, value in outputs.items()}
+
+
+def connect(server=DEFAULT_SERVER, rest='', model='stargan', version=None,
+            timeout=DEFAULT_TIMEOUT):
+  """A transport to TF Serving: REST to `rest` (http://host:port) if given, else gRPC."""
+  if rest:
+    return RestTransport(rest, model, version, timeout)
+  return GrpcTransport(server, model, version, timeout)
+
+
+def read_model_info(transport):
+  """The served version, domain names, dataset and image size (the `metadata` signature)."""
+  version, _ = transport.signatures()
+  signature = transport.signature(export.METADATA)
+  # A batch of one zero: TF Serving's batching refuses scalars, and the answer has one row per
+  # request row.
+  inputs = {key: np.zeros([1], tf.dtypes.as_dtype(info.dtype).as_numpy_dtype)
+            for key, info in signature.inputs.items()}
+  try:
+    out = transport.predict(export.METADATA, inputs)
+  except ServingError as e:
+    raise ServingError(
+        f'cannot read the domain names (signature {export.METADATA!r}): {e}') from None
+  return ModelInfo(version=version,
+                   domain_names=tuple(n.decode('utf-8') for n in out['domain_names'][0]),
+                   dataset=out['dataset'][0].decode('utf-8'), image_size=int(out['image_size'][0]))
+
+
+def read_domain_names(transport):
+  """The names of the served model's label columns, in order."""
+  return read_model_info(transport).domain_names
+
+
+def _parse(flag, spec, names):
+  try:
+    return labels_lib.parse_target(spec, names)
+  except ValueError as e:
+    # parse_target words its messages for translate's --target flag.
+    raise ServingError(str(e).replace('--target', flag)) from None
+
+
+def make_targets(info, n, set_spec, base_spec=''):
+  """Target labels [n, c_dim]: the --base label (default all 0) with the --set changes."""
+  names = list(info.domain_names)
+  c_trg = np.zeros([1, len(names)], np.float32)
+  try:
+    if base_spec:
+      c_trg = labels_lib.apply_target(c_trg, _parse('--base', base_spec, names), info.dataset,
+                                      names)
+    c_trg = labels_lib.apply_target(c_trg, _parse('--set', set_spec, names), info.dataset, names)
+  except ValueError as e:
+    raise ServingError(str(e)) from None
+  return np.repeat(c_trg, n, axis=0)
+
+
+def read_image_bytes(path):
+  """The bytes of a JPEG or PNG file, checked to decode; ServingError otherwise."""
+  try:
+    with open(path, 'rb') as f:
+      data = f.read()
+  except OSError as e:
+    raise ServingError(f'cannot read --image={path}: {e.strerror}.') from None
+  try:
+    with Image.open(io.BytesIO(data)) as image:
+      image_format = image.format
+      image.load()
+  except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+    raise ServingError(f'--image={path} is not a readable JPEG or PNG image ({e}).') from None
+  if image_format not in IMAGE_FORMATS:
+    raise ServingError(f'--image={path} is a {image_format} image; expected JPEG or PNG.')
+  return data
+
+
+def to_model_input(data, image_size):
+  """JPEG/PNG bytes -> float32 [image_size, image_size, 3] in [-1, 1].
+
+  The preprocessing translate_bytes does in the graph (the central square of the shorter side,
+  bilinear antialiased resize), done with Pillow: close to it, not bit for bit.
+  """
+  with Image.open(io.BytesIO(data)) as image:
+    image = image.convert('RGB')
+    width, height = image.size
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    image = image.crop((left, top, left + side, top + side)).resize(
+        (image_size, image_size), Image.Resampling.BILINEAR)
+  return np.asarray(image, np.float32) / 127.5 - 1.0
+
+
+def encode_png(array):
+  """uint8 [H, W, 3] -> PNG bytes."""
+  buffer = io.BytesIO()
+  Image.fromarray(array).save(buffer, format='PNG')
+  return buffer.getvalue()
+
+
+def translate(transport, image_data, set_spec, base_spec='', signature=export.TRANSLATE_BYTES):
+  """Translates JPEG/PNG bytes in one request; returns one PNG (bytes) per image."""
+  if signature not in (export.TRANSLATE_BYTES, export.SERVING_DEFAULT):
+    raise ServingError(f'--signature={signature}: expected {export.TRANSLATE_BYTES} or '
+                       f'{export.SERVING_DEFAULT}.')
+  info = read_model_info(transport)
+  transport.signature(signature)
+  c_trg = make_targets(info, len(image_data), set_spec, base_spec)
+  if signature == export.TRANSLATE_BYTES:
+    out = transport.predict(signature, {'image_bytes': np.array(image_data, dtype=object),
+                                        'target': c_trg})
+    return [bytes(png) for png in out['image_png']]
+  x = np.stack([to_model_input(data, info.image_size) for data in image_data])
+  out = transport.predict(signature, {'image': x, 'target': c_trg})
+  return [encode_png(images.denorm(y)) for y in out['image']]
+
+
+def output_paths(out, image_paths):
+  """Where the results of `image_paths` go (see the module docstring)."""
+  if out.endswith(('/', os.sep)) or os.path.isdir(out):
+    stems = [os.path.splitext(os.path.basename(p))[0] for p in image_paths]
+    if len(set(stems)) < len(stems):
+      raise ServingError(f'--out={out} is a folder but several --image files share a name; '
+                         'give --out=<name>.png to number the results instead.')
+    return [os.path.join(out, stem + '.png') for stem in stems]
+  if len(image_paths) == 1:
+    return [out]
+  root, ext = os.path.splitext(out)
+  return [f'{root}_{i}{ext or ".png"}' for i in range(len(image_paths))]
+
+
+def _write(path, data):
+  """Writes atomically, so an interrupted run never leaves a truncated picture."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  tmp = path + '.tmp'
+  with open(tmp, 'wb') as f:
+    f.write(data)
+  os.replace(tmp, path)
+
+
+def _positive_int(text):
+  value = int(text)
+  if value < 1:
+    raise argparse.ArgumentTypeError(f'{text}: expected a positive integer')
+  return value
+
+
+def parse_args(argv):
+  # argparse rather than absl flags: absl's FLAGS are process-wide, and this client is a separate
+  # program whose main(argv) the tests call repeatedly.
+  parser = argparse.ArgumentParser(
+      prog='python -m serving.client',
+      description='Translate photos with the StarGAN generator served by TF Serving.')
+  where = parser.add_mutually_exclusive_group()
+  where.add_argument('--server', default=DEFAULT_SERVER,
+                     help='TF Serving gRPC address, host:port (default %(default)s).')
+  where.add_argument('--rest', default='',
+                     help='TF Serving REST base URL, e.g. http://localhost:8501; used instead of '
+                          'gRPC.')
+  parser.add_argument('--model', default='stargan', help='Served model name.')
+  parser.add_argument('--version', type=_positive_int, default=None,
+                      help='Model version (default: the one the server serves, its latest).')
+  parser.add_argument('--signature', default=export.TRANSLATE_BYTES,
+                      choices=(export.TRANSLATE_BYTES, export.SERVING_DEFAULT),
+                      help='translate_bytes: send file bytes, get PNGs; serving_default: send '
+                           'preprocessed float images.')
+  parser.add_argument('--image', action='append', required=True,
+                      help='JPEG or PNG file; repeat for a batch.')
+  parser.add_argument('--set', dest='set_spec', action='append', required=True,
+                      help='Target domains, NAME=0|1[,NAME=0|1...], applied on --base; repeatable.')
+  parser.add_argument('--base', default='',
+                      help='Starting label, NAME=0|1[,...] (default: every domain 0).')
+  parser.add_argument('--out', default='out.png',
+                      help='Output PNG; with several images <stem>_<i>.png, or a folder.')
+  parser.add_argument('--timeout', type=float, default=DEFAULT_TIMEOUT,
+                      help='Deadline of each call, in seconds (default %(default)s).')
+  return parser.parse_args(argv)
+
+
+def run(args):
+  """Does what the command line asks; returns the paths written."""
+  image_data = [read_image_bytes(path) for path in args.image]
+  paths = output_paths(args.out, args.image)
+  with connect(args.server, args.rest, args.model, args.version, args.timeout) as transport:
+    pngs = translate(transport, image_data, ','.join(args.set_spec), args.base, args.signature)
+  for path, png in zip(paths, pngs):
+    _write(path, png)
+  return paths
+
+
+def main(argv=None):
+  """The command line; returns the exit status."""
+  args = parse_args(argv)
+  try:
+    paths = run(args)
+  except ServingError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 1
+  for path in paths:
+    print(path)
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

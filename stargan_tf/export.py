@@ -1,0 +1,316 @@
+"""Export the generator as a SavedModel that TF Serving loads as it is.
+
+  python -m stargan_tf.export --work_dir=runs/celeba --export_dir=exports/stargan
+  python -m stargan_tf.export --work_dir=runs/celeba --export_dir=exports/stargan --version=3
+
+Layout (TF Serving's): `<export_dir>/<version>/saved_model.pb`, `variables/` and `assets.extra/`
+holding `stargan.json` (what a client needs to build targets) and `tf_serving_warmup_requests`
+(replayed by the server at load, so the first real request does not pay for graph set-up).
+
+Signatures, all with method name `tensorflow/serving/predict` (the Predict API):
+  serving_default   image float32 [N, H, W, 3] in [-1, 1] (H, W multiples of 4),
+                    target float32 [N, c_dim]
+                    -> image float32 [N, H, W, 3] in [-1, 1].
+  translate_bytes   image_bytes string [N] (JPEG or PNG, any size), target float32 [N, c_dim]
+                    -> image_png string [N], image_size x image_size PNGs. Each image is cropped
+                    to the central square of its shorter side and resized to the training size,
+                    as `python -m stargan_tf.translate --input_dir` does with a user's images.
+  metadata          unused int32 [N] (only its length counts; send [0])
+                    -> one row per input row: domain_names string [N, c_dim] in label order,
+                    image_size int32 [N], dataset string [N], c_dim int32 [N],
+                    model_name string [N]. `assets.extra/stargan.json` holds the same.
+Every input and output has the batch dimension N first, because TF Serving started with
+--enable_batching batches every signature of the model: it refuses scalar inputs and outputs
+whose first dimension is not the request's N. Malformed requests fail inside the graph with a
+message naming the problem, which TF Serving returns as INVALID_ARGUMENT.
+
+A version folder appears only complete: the export is written to a hidden sibling folder (whose
+name is not an integer, so TF Serving ignores it) and renamed into place at the end.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+
+from absl import app
+from absl import flags
+from absl import logging
+import numpy as np
+import tensorflow as tf
+from tensorflow_serving.apis import model_pb2
+from tensorflow_serving.apis import predict_pb2
+from tensorflow_serving.apis import prediction_log_pb2
+
+from stargan_tf import flags as flags_lib
+from stargan_tf import labels as labels_lib
+from stargan_tf import trainer
+from stargan_tf.data import ops
+
+SERVING_DEFAULT = 'serving_default'
+TRANSLATE_BYTES = 'translate_bytes'
+METADATA = 'metadata'
+SIGNATURES = (SERVING_DEFAULT, TRANSLATE_BYTES, METADATA)
+
+ASSETS_EXTRA = 'assets.extra'
+METADATA_FILE = 'stargan.json'
+WARMUP_FILE = 'tf_serving_warmup_requests'
+
+# TF Serving's REST API refuses a signature without inputs ("Failed to get input map for
+# signature"), so `metadata` takes this one input; its values are ignored.
+METADATA_INPUT = 'unused'
+
+# G downsamples twice with stride 2; other sizes would be padded asymmetrically.
+SIZE_MULTIPLE = 4
+
+_TMP_PREFIX = '.tmp-export-'
+_PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
+_JPEG_MAGIC = b'\xff\xd8\xff'
+
+
+def _assert(condition, message):
+  """An in-graph check whose InvalidArgumentError carries `message` (a string tensor)."""
+  return tf.debugging.Assert(condition, [message])
+
+
+def _starts_with(strings, prefix):
+  return tf.equal(tf.strings.substr(strings, 0, len(prefix)), prefix)
+
+
+def denorm(y):
+  """[-1, 1] float images -> uint8, rounded as `images.denorm` rounds (half to even)."""
+  return tf.cast(tf.clip_by_value(tf.round((y + 1.0) * 127.5), 0.0, 255.0), tf.uint8)
+
+
+class GeneratorModule(tf.Module):
+  """G plus the serving functions: what `tf.saved_model.save` writes."""
+
+  def __init__(self, G, *, domain_names, dataset, image_size, model_name):
+    super().__init__(name='stargan')
+    self.G = G
+    self.domain_names = tuple(domain_names)
+    self.dataset = dataset
+    self.image_size = int(image_size)
+    self.model_name = model_name
+    self.c_dim = len(self.domain_names)
+    if self.c_dim != G.c_dim:
+      raise ValueError(f'{self.c_dim} domain names ({", ".join(self.domain_names)}) but G was '
+                       f'built for c_dim={G.c_dim}.')
+    if self.image_size % SIZE_MULTIPLE:
+      raise ValueError(f'image_size={self.image_size}: expected a multiple of {SIZE_MULTIPLE}.')
+
+  def _check_target(self, target, batch_size, batch_name):
+    """The asserts that target is [batch_size, c_dim]."""
+    width_ok = _assert(
+        tf.equal(tf.shape(target)[1], self.c_dim),
+        tf.strings.format(f'target must be [N, {self.c_dim}] (one column per domain: '
+                          f'{", ".join(self.domain_names)}), got [N, {{}}]', tf.shape(target)[1]))
+    batch_ok = _assert(
+        tf.equal(tf.shape(target)[0], batch_size),
+        tf.strings.format(f'{batch_name} and target must have the same batch size N, got {{}} '
+                          f'{batch_name} rows and {{}} target rows',
+                          (batch_size, tf.shape(target)[0])))
+    return [width_ok, batch_ok]
+
+  def _generate(self, x, target):
+    return tf.cast(self.G(x, target, training=False), tf.float32)
+
+  @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32),
+                                tf.TensorSpec([None, None], tf.float32)])
+  def serving_default(self, image, target):
+    shape = tf.shape(image)
+    checks = self._check_target(target, shape[0], 'image')
+    checks.append(_assert(
+        tf.logical_and(shape[1] % SIZE_MULTIPLE == 0, shape[2] % SIZE_MULTIPLE == 0),
+        tf.strings.format(f'image height and width must be multiples of {SIZE_MULTIPLE} (G '
+                          f'downsamples twice), got {{}}x{{}}', (shape[1], shape[2]))))
+    # The checks run before G, whose own errors on such inputs would not say what is wrong.
+    with tf.control_dependencies(checks):
+      return {'image': self._generate(tf.identity(image), target)}
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string),
+                                tf.TensorSpec([None, None], tf.float32)])
+  def translate_bytes(self, image_bytes, target):
+    checks = self._check_target(target, tf.shape(image_bytes)[0], 'image_bytes')
+    # decode_image's own error does not say which image of the batch is bad.
+    known = tf.logical_or(_starts_with(image_bytes, _PNG_MAGIC),
+                          _starts_with(image_bytes, _JPEG_MAGIC))
+    checks.append(_assert(
+        tf.reduce_all(known),
+        tf.strings.format('image_bytes must hold JPEG or PNG images; not JPEG or PNG at indices '
+                          '{}', tf.where(tf.logical_not(known))[:, 0])))
+    with tf.control_dependencies(checks):
+      x = tf.map_fn(lambda b: ops.preprocess_own_image(b, self.image_size), tf.identity(image_bytes),
+                    fn_output_signature=tf.TensorSpec(
+                        [self.image_size, self.image_size, 3], tf.float32))
+    y = denorm(self._generate(x, target))
+    return {'image_png': tf.map_fn(tf.io.encode_png, y,
+                                   fn_output_signature=tf.TensorSpec([], tf.string))}
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.int32)])
+  def metadata(self, unused):
+    n = tf.shape(unused)[0]
+    return {
+        'domain_names': tf.tile(tf.constant([self.domain_names], tf.string), [n, 1]),
+        'image_size': tf.fill([n], tf.constant(self.image_size, tf.int32)),
+        'dataset': tf.fill([n], tf.constant(self.dataset, tf.string)),
+        'c_dim': tf.fill([n], tf.constant(self.c_dim, tf.int32)),
+        'model_name': tf.fill([n], tf.constant(self.model_name, tf.string)),
+    }
+
+  def serving_signatures(self):
+    # Not named `signatures`: tf.saved_model.save treats an attribute of that name specially.
+    return {name: getattr(self, name) for name in SIGNATURES}
+
+
+def _versions(export_dir):
+  """The integer version folders in export_dir (the ones TF Serving considers)."""
+  if not os.path.isdir(export_dir):
+    return []
+  return sorted(int(n) for n in os.listdir(export_dir)
+                if n.isdigit() and os.path.isdir(os.path.join(export_dir, n)))
+
+
+def _resolve_version(export_dir, version):
+  if version is None:
+    existing = _versions(export_dir)
+    return existing[-1] + 1 if existing else 1
+  if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+    raise ValueError(f'version={version!r}: expected a positive integer (TF Serving serves the '
+                     'highest one).')
+  return version
+
+
+def _check_free(path):
+  if os.path.exists(path):
+    raise FileExistsError(f'{path} already exists; exports are never overwritten: pick another '
+                          '--version or leave it out to use the next free one.')
+
+
+def warmup_requests(model_name, image_size, c_dim):
+  """PredictionLog records for TF Serving to replay at load: one batch-1 request per signature.
+
+  A warmup request that fails makes the whole model fail to load, so each one is a request the
+  signature must answer, with or without --enable_batching.
+  """
+  target = np.zeros([1, c_dim], np.float32)
+  target[:, 0] = 1.0
+  ramp = np.linspace(0, 255, image_size).astype(np.uint8)
+  rgb = np.stack(np.broadcast_arrays(ramp[:, None], ramp[None, :], np.uint8(128)), axis=-1)
+  png = tf.io.encode_png(rgb).numpy()
+  inputs = {
+      SERVING_DEFAULT: {'image': np.zeros([1, image_size, image_size, 3], np.float32),
+                        'target': target},
+      TRANSLATE_BYTES: {'image_bytes': np.array([png], object), 'target': target},
+      METADATA: {METADATA_INPUT: np.zeros([1], np.int32)},
+  }
+  logs = []
+  for signature, tensors in inputs.items():
+    request = predict_pb2.PredictRequest(
+        model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature))
+    for key, value in tensors.items():
+      request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
+    logs.append(prediction_log_pb2.PredictionLog(
+        predict_log=prediction_log_pb2.PredictLog(request=request)))
+  return logs
+
+
+def write_warmup(path, logs):
+  with tf.io.TFRecordWriter(path) as writer:
+    for log in logs:
+      writer.write(log.SerializeToString())
+
+
+def read_metadata(saved_model_dir):
+  """The contents of `<saved_model_dir>/assets.extra/stargan.json` as a dict."""
+  path = os.path.join(saved_model_dir, ASSETS_EXTRA, METADATA_FILE)
+  if not os.path.exists(path):
+    raise FileNotFoundError(f'{path} not found: {saved_model_dir} is not a version folder written '
+                            'by stargan_tf.export.')
+  with open(path) as f:
+    return json.load(f)
+
+
+def export_generator(G, export_dir, *, domain_names, dataset, image_size, model_name='stargan',
+                     version=None, source=''):
+  """Writes G as SavedModel version `version` under `export_dir`.
+
+  Args:
+    G: a built `models.Generator`.
+    export_dir: the model's base folder (TF Serving's `base_path`); created if needed.
+    domain_names: the names of the label columns, in order (`labels.domain_names`).
+    dataset: 'CelebA' or 'RaFD' (recorded for clients).
+    image_size: the training image side; translate_bytes resizes to it.
+    model_name: the name TF Serving serves it under (recorded, and used by the warmup requests).
+    version: a positive integer; None: one more than the highest existing version (or 1).
+    source: where the weights came from (e.g. the checkpoint path), recorded in stargan.json.
+
+  Returns:
+    The path of the version folder.
+
+  Raises:
+    FileExistsError: the version already exists (nothing is written).
+  """
+  version = _resolve_version(export_dir, version)
+  final = os.path.join(export_dir, str(version))
+  _check_free(final)
+  module = GeneratorModule(G, domain_names=domain_names, dataset=dataset, image_size=image_size,
+                           model_name=model_name)
+  os.makedirs(export_dir, exist_ok=True)
+  tmp = tempfile.mkdtemp(prefix=f'{_TMP_PREFIX}{version}-', dir=export_dir)
+  try:
+    logging.info('Writing SavedModel version %d to %s (renamed into place when complete).',
+                 version, tmp)
+    tf.saved_model.save(module, tmp, signatures=module.serving_signatures())
+    extra = os.path.join(tmp, ASSETS_EXTRA)
+    os.makedirs(extra)
+    metadata = {'model_name': model_name, 'version': version, 'dataset': dataset,
+                'domain_names': list(module.domain_names), 'c_dim': module.c_dim,
+                'image_size': module.image_size, 'signatures': list(SIGNATURES),
+                'source': source}
+    with open(os.path.join(extra, METADATA_FILE), 'w') as f:
+      json.dump(metadata, f, indent=2)
+      f.write('\n')
+    logging.info('Writing warmup requests.')
+    write_warmup(os.path.join(extra, WARMUP_FILE),
+                 warmup_requests(model_name, module.image_size, module.c_dim))
+    # Checked again: another export may have taken the version meanwhile, and renaming onto an
+    # empty folder would silently replace it.
+    _check_free(final)
+    os.rename(tmp, final)
+  except BaseException:
+    shutil.rmtree(tmp, ignore_errors=True)
+    raise
+  logging.info('Exported %s version %d to %s.', model_name, version, final)
+  return final
+
+
+def export_from_work_dir(work_dir, export_dir, *, version=None, model_name='stargan',
+                         checkpoint=0):
+  """Restores G from a training run's checkpoint `checkpoint` (0: the latest) and exports it."""
+  config, G, _ = trainer.restore_models(work_dir, checkpoint)
+  d = config.data
+  ckpt_dir = os.path.join(work_dir, 'checkpoints')
+  source = (trainer.checkpoint_path(ckpt_dir, checkpoint) if checkpoint
+            else tf.train.latest_checkpoint(ckpt_dir))
+  return export_generator(
+      G, export_dir, domain_names=labels_lib.domain_names(d.dataset, d.selected_attrs),
+      dataset=d.dataset, image_size=config.model.image_size, model_name=model_name,
+      version=version, source=os.path.abspath(source))
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  f = flags.FLAGS
+  print(export_from_work_dir(f.work_dir, f.export_dir, version=f.version,
+                             model_name=f.model_name, checkpoint=f.checkpoint))
+
+
+def run():
+  flags_lib.define_export_flags()
+  app.run(main)
+
+
+if __name__ == '__main__':
+  run()

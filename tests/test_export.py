@@ -1,0 +1,279 @@
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+import pytest
+import tensorflow as tf
+from tensorflow_serving.apis import prediction_log_pb2
+
+from stargan_tf import export
+from stargan_tf import images
+from stargan_tf import labels as labels_lib
+from stargan_tf import models
+from stargan_tf import trainer
+from stargan_tf import translate
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODEL_NAME = 'faces'
+
+
+def _encode(array, fmt):
+  buffer = io.BytesIO()
+  Image.fromarray(array).save(buffer, format=fmt)
+  return buffer.getvalue()
+
+
+SMALL_PNG = _encode(np.zeros([8, 8, 3], np.uint8), 'PNG')
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory, make_tiny_config):
+  """A tiny run trained for 2 steps; its checkpoint is what gets exported."""
+  config = make_tiny_config(tmp_path_factory.mktemp('export') / 'run', num_iters=2,
+                            num_iters_decay=0, n_critic=1)
+  trainer.train(config)
+  return config
+
+
+@pytest.fixture(scope='module')
+def G(trained):
+  return trainer.restore_models(trained.train.work_dir)[1]
+
+
+@pytest.fixture(scope='module')
+def exported(trained, tmp_path_factory):
+  """(version folder, loaded SavedModel) of one export of the tiny run."""
+  path = export.export_from_work_dir(trained.train.work_dir,
+                                     str(tmp_path_factory.mktemp('exports') / 'stargan'),
+                                     model_name=MODEL_NAME)
+  return path, tf.saved_model.load(path)
+
+
+def _targets(n, c_dim, seed=0):
+  return tf.constant(np.random.RandomState(seed).randint(0, 2, [n, c_dim]), tf.float32)
+
+
+def test_layout(exported):
+  path, _ = exported
+  assert os.path.basename(path) == '1'
+  assert sorted(os.listdir(path)) == ['assets', 'assets.extra', 'fingerprint.pb', 'saved_model.pb',
+                                      'variables']
+  assert sorted(os.listdir(os.path.join(path, 'assets.extra'))) == [export.METADATA_FILE,
+                                                                     export.WARMUP_FILE]
+  assert sorted(os.listdir(os.path.dirname(path))) == ['1']
+
+
+@pytest.mark.parametrize('n,height,width', [(1, 32, 32), (3, 32, 32), (1, 20, 44), (3, 20, 44)])
+def test_serving_default_matches_keras_generator(exported, G, n, height, width):
+  x = tf.random.stateless_uniform([n, height, width, 3], [n, height], minval=-1, maxval=1)
+  c = _targets(n, G.c_dim, seed=n)
+  out = exported[1].signatures[export.SERVING_DEFAULT](image=x, target=c)
+  assert list(out) == ['image']
+  assert out['image'].dtype == tf.float32 and out['image'].shape == (n, height, width, 3)
+  np.testing.assert_allclose(out['image'].numpy(), G(x, c).numpy(), rtol=0, atol=1e-5)
+
+
+def test_translate_bytes_equals_float_path(exported, G, tmp_path):
+  r = np.random.RandomState(1)
+  inputs = [('square.png', r.randint(0, 256, [40, 40, 3], np.uint8), 'PNG'),
+            ('wide.png', r.randint(0, 256, [36, 70, 3], np.uint8), 'PNG'),
+            ('tall.jpg', r.randint(0, 256, [70, 50, 3], np.uint8), 'JPEG')]
+  blobs = []
+  for name, array, fmt in inputs:
+    blobs.append(_encode(array, fmt))
+    (tmp_path / name).write_bytes(blobs[-1])
+  c = _targets(3, G.c_dim)
+  out = exported[1].signatures[export.TRANSLATE_BYTES](image_bytes=tf.constant(blobs), target=c)
+  assert list(out) == ['image_png'] and out['image_png'].shape == (3,)
+  # The reference: the preprocessing translate applies to a user's own image files.
+  x = tf.stack([translate.load_own_image(str(tmp_path / name), 32) for name, _, _ in inputs])
+  expected = images.denorm(G(x, c).numpy()).astype(int)
+  for i, png in enumerate(out['image_png'].numpy()):
+    assert png.startswith(b'\x89PNG')
+    got = np.asarray(Image.open(io.BytesIO(png)))
+    assert got.shape == (32, 32, 3)
+    assert np.abs(got.astype(int) - expected[i]).max() <= 1, inputs[i][0]
+
+
+def test_metadata_signature_and_file_agree(exported, trained):
+  path, loaded = exported
+  names = labels_lib.domain_names(trained.data.dataset, trained.data.selected_attrs)
+  out = loaded.signatures[export.METADATA](**{export.METADATA_INPUT: tf.constant([0])})
+  assert out['domain_names'].numpy().tolist() == [[n.encode() for n in names]]
+  assert out['image_size'].numpy().tolist() == [32]
+  assert out['c_dim'].numpy().tolist() == [len(names)]
+  assert out['dataset'].numpy().tolist() == [b'CelebA']
+  assert out['model_name'].numpy().tolist() == [MODEL_NAME.encode()]
+  meta = export.read_metadata(path)
+  assert meta['domain_names'] == list(names)
+  assert (meta['image_size'], meta['c_dim'], meta['dataset'], meta['model_name'],
+          meta['version']) == (32, len(names), 'CelebA', MODEL_NAME, 1)
+  assert meta['source'] == os.path.join(os.path.abspath(trained.train.work_dir), 'checkpoints',
+                                        'ckpt-2')
+  # One row per input row, whatever the values: what TF Serving's batching needs to split it.
+  two = loaded.signatures[export.METADATA](**{export.METADATA_INPUT: tf.constant([7, 8])})
+  assert {k: v.shape[0] for k, v in two.items()} == dict.fromkeys(out, 2)
+  assert two['domain_names'].numpy().tolist() == out['domain_names'].numpy().tolist() * 2
+
+
+def test_read_metadata_names_a_folder_that_is_not_an_export(tmp_path):
+  with pytest.raises(FileNotFoundError, match='stargan.json not found'):
+    export.read_metadata(str(tmp_path))
+
+
+def _saved_model_cli():
+  cli = shutil.which('saved_model_cli')
+  return [cli] if cli else [sys.executable, '-m', 'tensorflow.python.tools.saved_model_cli']
+
+
+def _signature_blocks(text):
+  """{signature key: its block of `saved_model_cli show --all` output}."""
+  parts = re.split(r"^signature_def\['([^']+)'\]:$", text, flags=re.M)
+  return dict(zip(parts[1::2], parts[2::2]))
+
+
+@pytest.mark.slow
+def test_saved_model_cli_lists_the_documented_signatures(exported):
+  result = subprocess.run(_saved_model_cli() + ['show', '--all', '--dir', exported[0]],
+                          capture_output=True, text=True, check=True)
+  blocks = _signature_blocks(result.stdout)
+  expected = {
+      export.SERVING_DEFAULT: {
+          "inputs['image']": ('DT_FLOAT', '(-1, -1, -1, 3)'),
+          "inputs['target']": ('DT_FLOAT', '(-1, -1)'),
+          "outputs['image']": ('DT_FLOAT', '(-1, -1, -1, 3)')},
+      export.TRANSLATE_BYTES: {
+          "inputs['image_bytes']": ('DT_STRING', '(-1)'),
+          "inputs['target']": ('DT_FLOAT', '(-1, -1)'),
+          "outputs['image_png']": ('DT_STRING', '(-1)')},
+      export.METADATA: {
+          f"inputs['{export.METADATA_INPUT}']": ('DT_INT32', '(-1)'),
+          "outputs['domain_names']": ('DT_STRING', '(-1, 5)'),
+          "outputs['image_size']": ('DT_INT32', '(-1)'),
+          "outputs['dataset']": ('DT_STRING', '(-1)'),
+          "outputs['c_dim']": ('DT_INT32', '(-1)'),
+          "outputs['model_name']": ('DT_STRING', '(-1)')},
+  }
+  for key, tensors in expected.items():
+    block = blocks[key]
+    assert 'Method name is: tensorflow/serving/predict' in block, key
+    listed = dict((name, (dtype, shape)) for name, dtype, shape in re.findall(
+        r"^\s+((?:inputs|outputs)\['\w+'\]) tensor_info:\n\s+dtype: (\w+)\n\s+shape: (.+)$",
+        block, flags=re.M))
+    assert listed == tensors, key
+
+
+@pytest.mark.parametrize('signature,inputs,message', [
+    (export.SERVING_DEFAULT, dict(image=np.zeros([2, 32, 32, 3]), target=np.zeros([2, 3])),
+     r'target must be \[N, 5\] \(one column per domain: Black_Hair, Blond_Hair, Brown_Hair, '
+     r'Male, Young\), got \[N, 3\]'),
+    (export.SERVING_DEFAULT, dict(image=np.zeros([2, 32, 32, 3]), target=np.zeros([3, 5])),
+     'image and target must have the same batch size N, got 2 image rows and 3 target rows'),
+    (export.SERVING_DEFAULT, dict(image=np.zeros([1, 30, 32, 3]), target=np.zeros([1, 5])),
+     'image height and width must be multiples of 4 .*, got 30x32'),
+    (export.TRANSLATE_BYTES, dict(image_bytes=[b'garbage'], target=np.zeros([1, 5])),
+     r'image_bytes must hold JPEG or PNG images; not JPEG or PNG at indices \[0\]'),
+    (export.TRANSLATE_BYTES, dict(image_bytes=[SMALL_PNG], target=np.zeros([2, 5])),
+     'image_bytes and target must have the same batch size N, got 1 image_bytes rows and 2'),
+    (export.TRANSLATE_BYTES, dict(image_bytes=[SMALL_PNG], target=np.zeros([1, 4])),
+     r'target must be \[N, 5\] .*, got \[N, 4\]'),
+], ids=['target_width', 'batch_mismatch', 'size_not_multiple_of_4', 'garbage_bytes',
+        'bytes_batch_mismatch', 'bytes_target_width'])
+def test_bad_requests_fail_with_a_message_naming_the_problem(exported, signature, inputs,
+                                                             message):
+  dtypes = {'image_bytes': tf.string}
+  inputs = {k: tf.constant(v, dtypes.get(k, tf.float32)) for k, v in inputs.items()}
+  with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+    exported[1].signatures[signature](**inputs)
+
+
+def test_truncated_image_fails_naming_the_decoder(exported):
+  with pytest.raises(tf.errors.InvalidArgumentError, match='PNG'):
+    exported[1].signatures[export.TRANSLATE_BYTES](image_bytes=tf.constant([SMALL_PNG[:20]]),
+                                                   target=tf.zeros([1, 5]))
+
+
+def test_warmup_requests_replay_through_the_signatures(exported):
+  path, loaded = exported
+  warmup = os.path.join(path, 'assets.extra', export.WARMUP_FILE)
+  logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy())
+          for r in tf.data.TFRecordDataset(warmup)]
+  assert [log.predict_log.request.model_spec.signature_name for log in logs] == list(
+      export.SIGNATURES)
+  outputs = {}
+  for log in logs:
+    request = log.predict_log.request
+    assert request.model_spec.name == MODEL_NAME
+    inputs = {k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()}
+    outputs[request.model_spec.signature_name] = loaded.signatures[
+        request.model_spec.signature_name](**inputs)
+  assert outputs[export.SERVING_DEFAULT]['image'].shape == (1, 32, 32, 3)
+  assert outputs[export.TRANSLATE_BYTES]['image_png'].shape == (1,)
+  assert outputs[export.METADATA]['c_dim'].numpy().tolist() == [5]
+  # Batch 1 everywhere, so that TF Serving's batching (if enabled) accepts every record.
+  for log in logs:
+    assert all(tensor.tensor_shape.dim[0].size == 1
+               for tensor in log.predict_log.request.inputs.values())
+
+
+def _tiny_generator():
+  G = models.Generator(conv_dim=4, c_dim=2, repeat_num=1)
+  G(tf.zeros([1, 8, 8, 3]), tf.zeros([1, 2]))
+  return G
+
+
+def _export_tiny(export_dir, **kwargs):
+  return export.export_generator(_tiny_generator(), str(export_dir), domain_names=('a', 'b'),
+                                 dataset='RaFD', image_size=8, **kwargs)
+
+
+def test_versions_are_next_free_and_never_overwritten(tmp_path):
+  base = tmp_path / 'stargan'
+  (base / 'notes').mkdir(parents=True)  # Not an integer: TF Serving and the export ignore it.
+  assert _export_tiny(base) == str(base / '1')
+  assert _export_tiny(base) == str(base / '2')
+  before = (base / '1' / 'saved_model.pb').stat().st_mtime_ns
+  with pytest.raises(FileExistsError, match=re.escape(str(base / '1')) + ' already exists'):
+    _export_tiny(base, version=1)
+  assert (base / '1' / 'saved_model.pb').stat().st_mtime_ns == before
+  assert sorted(os.listdir(base)) == ['1', '2', 'notes']
+  with pytest.raises(ValueError, match='expected a positive integer'):
+    _export_tiny(base, version=0)
+
+
+def test_failed_export_leaves_nothing_behind(tmp_path, monkeypatch):
+  def fail(*_):
+    raise OSError('disk full')
+
+  monkeypatch.setattr(export, 'write_warmup', fail)
+  with pytest.raises(OSError, match='disk full'):
+    _export_tiny(tmp_path / 'stargan', version=7)
+  assert os.listdir(tmp_path / 'stargan') == []
+
+
+def test_domain_names_must_match_generator(tmp_path):
+  with pytest.raises(ValueError, match=r'3 domain names \(a, b, c\) but G was built for c_dim=2'):
+    export.export_generator(_tiny_generator(), str(tmp_path), domain_names=('a', 'b', 'c'),
+                            dataset='RaFD', image_size=8)
+  assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_cli_exports_version_1(trained, tmp_path):
+  export_dir = tmp_path / 'exports'
+  result = subprocess.run(
+      [sys.executable, '-m', 'stargan_tf.export', f'--work_dir={trained.train.work_dir}',
+       f'--export_dir={export_dir}', '--model_name=cli', '--checkpoint=2'],
+      capture_output=True, text=True, cwd=ROOT,
+      env={**os.environ, 'PYTHONPATH': ROOT + os.pathsep + os.environ.get('PYTHONPATH', '')})
+  assert result.returncode == 0, result.stderr
+  path = str(export_dir / '1')
+  assert result.stdout.strip().splitlines()[-1] == path
+  assert 'Exported cli version 1' in result.stderr
+  assert os.listdir(export_dir) == ['1']
+  assert export.read_metadata(path)['model_name'] == 'cli'

@@ -1,0 +1,484 @@
+"""serving/: the client against exports served by the PredictionService test server.
+
+The real tensorflow_model_server cannot run here (DESIGN.md §3). tests/prediction_server.py
+answers Predict and GetModelMetadata over real gRPC (and REST) on loopback the way TF Serving's
+source does; what it checks and what it does not is listed in its docstring.
+"""
+
+import io
+import os
+import re
+import socket
+import subprocess
+import sys
+
+from google.protobuf import text_format
+import grpc
+import keras
+import numpy as np
+from PIL import Image
+import pytest
+import tensorflow as tf
+from tensorflow_serving.apis import get_model_metadata_pb2
+from tensorflow_serving.apis import predict_pb2
+from tensorflow_serving.apis import prediction_log_pb2
+from tensorflow_serving.apis import prediction_service_pb2_grpc
+from tensorflow_serving.config import model_server_config_pb2
+
+from prediction_server import Batching
+from prediction_server import PredictionServer
+from serving import client
+from stargan_tf import export
+from stargan_tf import images
+from stargan_tf import labels as labels_lib
+from stargan_tf import trainer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SERVING = os.path.join(ROOT, 'serving')
+NAMES = labels_lib.DEFAULT_ATTRS
+
+
+def _read(path):
+  with open(path, 'rb') as f:
+    return f.read()
+
+
+def _write_photo(path, height, width, seed):
+  rng = np.random.RandomState(seed)
+  Image.fromarray(rng.randint(0, 256, [height, width, 3], np.uint8)).save(path)
+  return str(path)
+
+
+@pytest.fixture(scope='module')
+def photos(tmp_path_factory):
+  """A JPEG and a PNG of other shapes than the model's (the server crops and resizes them)."""
+  folder = tmp_path_factory.mktemp('photos')
+  return [_write_photo(folder / 'face.jpg', 218, 178, 0),
+          _write_photo(folder / 'wide.png', 40, 60, 1)]
+
+
+@pytest.fixture(scope='module')
+def export_dir(tmp_path_factory, make_tiny_config):
+  """Version 1 of an untrained tiny generator, exported by stargan_tf.export (seconds)."""
+  config = make_tiny_config(tmp_path_factory.mktemp('run'))
+  keras.utils.set_random_seed(0)
+  G, _ = trainer.build_models(config.model)
+  base = str(tmp_path_factory.mktemp('exports') / 'stargan')
+  export.export_generator(G, base, domain_names=NAMES, dataset='CelebA',
+                          image_size=config.model.image_size)
+  return base
+
+
+@pytest.fixture(scope='module')
+def saved_model(export_dir):
+  return tf.saved_model.load(os.path.join(export_dir, '1'))
+
+
+@pytest.fixture(scope='module')
+def server(export_dir):
+  with PredictionServer({'stargan': export_dir}, rest=True) as s:
+    yield s
+
+
+@pytest.fixture
+def stub(server):
+  with grpc.insecure_channel(server.address) as channel:
+    yield prediction_service_pb2_grpc.PredictionServiceStub(channel)
+
+
+def _expected_pngs(saved_model, photos, c_trg):
+  data = [_read(p) for p in photos]
+  out = saved_model.signatures[export.TRANSLATE_BYTES](
+      image_bytes=tf.constant(data), target=tf.constant(c_trg, tf.float32))
+  return [bytes(b) for b in out['image_png'].numpy()]
+
+
+def _run_main(argv, capsys):
+  code = client.main(argv)
+  captured = capsys.readouterr()
+  return code, captured.out, captured.err
+
+
+def _predict_request(signature, model='stargan', version=None, **inputs):
+  request = predict_pb2.PredictRequest()
+  request.model_spec.name = model
+  request.model_spec.signature_name = signature
+  if version is not None:
+    request.model_spec.version.value = version
+  for key, value in inputs.items():
+    request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
+  return request
+
+
+def _good_request():
+  x = np.zeros([1, 32, 32, 3], np.float32)
+  return _predict_request(export.SERVING_DEFAULT, image=x, target=np.zeros([1, 5], np.float32))
+
+
+# --- metadata and labels ---------------------------------------------------------------------
+
+
+def test_get_model_metadata_lists_the_signatures(stub):
+  request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=['signature_def'])
+  request.model_spec.name = 'stargan'
+  response = stub.GetModelMetadata(request, timeout=10)
+  assert response.model_spec.name == 'stargan' and response.model_spec.version.value == 1
+  signature_map = get_model_metadata_pb2.SignatureDefMap()
+  assert response.metadata['signature_def'].Unpack(signature_map)
+  signatures = signature_map.signature_def
+  assert set(export.SIGNATURES) <= set(signatures)
+  for name in export.SIGNATURES:
+    assert signatures[name].method_name == 'tensorflow/serving/predict'
+  assert set(signatures[export.SERVING_DEFAULT].inputs) == {'image', 'target'}
+  assert set(signatures[export.TRANSLATE_BYTES].inputs) == {'image_bytes', 'target'}
+  assert signatures[export.TRANSLATE_BYTES].inputs['image_bytes'].dtype == tf.string
+  assert set(signatures[export.TRANSLATE_BYTES].outputs) == {'image_png'}
+
+
+def test_model_info_over_grpc_and_rest(server):
+  for transport in (client.GrpcTransport(server.address, 'stargan'),
+                    client.RestTransport(server.rest_url, 'stargan')):
+    with transport:
+      info = client.read_model_info(transport)
+    assert info == client.ModelInfo(version=1, domain_names=NAMES, dataset='CelebA',
+                                    image_size=32)
+
+
+def test_targets_are_built_by_name():
+  info = client.ModelInfo(version=1, domain_names=NAMES, dataset='CelebA', image_size=32)
+  np.testing.assert_array_equal(client.make_targets(info, 2, 'Blond_Hair=1'),
+                                [[0, 1, 0, 0, 0]] * 2)
+  # A hair colour set to 1 clears the hair colour of --base; other --base domains stay.
+  np.testing.assert_array_equal(
+      client.make_targets(info, 1, 'Blond_Hair=1,Male=1', 'Black_Hair=1,Young=1'),
+      [[0, 1, 0, 1, 1]])
+  rafd = client.ModelInfo(version=1, domain_names=labels_lib.RAFD_CLASSES, dataset='RaFD',
+                          image_size=32)
+  np.testing.assert_array_equal(client.make_targets(rafd, 1, 'happy=1'),
+                                np.eye(8, dtype=np.float32)[[4]])
+  with pytest.raises(client.ServingError, match=r'--set names unknown domain .Blonde_Hair.; '
+                     r'valid names: Black_Hair, Blond_Hair, Brown_Hair, Male, Young'):
+    client.make_targets(info, 1, 'Blonde_Hair=1')
+  with pytest.raises(client.ServingError, match='--base entry'):
+    client.make_targets(info, 1, 'Male=1', 'Young=yes')
+
+
+def test_output_paths(tmp_path):
+  assert client.output_paths('out.png', ['a.jpg']) == ['out.png']
+  assert client.output_paths('res/out.png', ['a.jpg', 'b.png']) == ['res/out_0.png',
+                                                                    'res/out_1.png']
+  assert client.output_paths(str(tmp_path), ['x/a.jpg', 'y/b.png']) == [
+      str(tmp_path / 'a.png'), str(tmp_path / 'b.png')]
+  with pytest.raises(client.ServingError, match='share a name'):
+    client.output_paths('new_folder/', ['x/a.jpg', 'y/a.png'])
+
+
+# --- round trips -----------------------------------------------------------------------------
+
+
+def test_translate_bytes_batch_equals_saved_model(server, saved_model, photos, tmp_path, capsys):
+  code, out, err = _run_main(['--server', server.address, '--image', photos[0], '--image',
+                              photos[1], '--base', 'Black_Hair=1', '--set', 'Blond_Hair=1',
+                              '--out', str(tmp_path / 'out.png')], capsys)
+  assert (code, err) == (0, '')
+  paths = [str(tmp_path / 'out_0.png'), str(tmp_path / 'out_1.png')]
+  assert out.split() == paths
+  expected = _expected_pngs(saved_model, photos, [[0, 1, 0, 0, 0]] * 2)
+  assert [_read(p) for p in paths] == expected
+  assert [Image.open(p).size for p in paths] == [(32, 32), (32, 32)]
+
+
+def test_serving_default_equals_saved_model(server, saved_model, photos, tmp_path, capsys):
+  c_trg = np.array([[0, 0, 1, 1, 0]] * 2, np.float32)
+  x = np.stack([client.to_model_input(_read(p), 32) for p in photos])
+  assert x.shape == (2, 32, 32, 3) and x.min() >= -1 and x.max() <= 1
+  expected = saved_model.signatures[export.SERVING_DEFAULT](
+      image=tf.constant(x), target=tf.constant(c_trg))['image'].numpy()
+  with client.GrpcTransport(server.address, 'stargan') as transport:
+    got = transport.predict(export.SERVING_DEFAULT, {'image': x, 'target': c_trg})
+  np.testing.assert_allclose(got['image'], expected, rtol=0, atol=1e-5)
+
+  code, _, err = _run_main(['--server', server.address, '--image', photos[0], '--image',
+                            photos[1], '--set', 'Brown_Hair=1,Male=1', '--signature',
+                            'serving_default', '--out', str(tmp_path) + '/'], capsys)
+  assert (code, err) == (0, '')
+  for name, y in zip(('face.png', 'wide.png'), expected):
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / name)), images.denorm(y))
+
+
+def test_rest_answers_equal_grpc(server, saved_model, photos, tmp_path, capsys):
+  """PNGs come back raw (output name not ending in _bytes) and floats exactly."""
+  code, _, err = _run_main(['--rest', server.rest_url, '--image', photos[0], '--image', photos[1],
+                            '--set', 'Male=1', '--out', str(tmp_path / 'rest.png')], capsys)
+  assert (code, err) == (0, '')
+  expected = _expected_pngs(saved_model, photos, [[0, 0, 0, 1, 0]] * 2)
+  assert [_read(tmp_path / f'rest_{i}.png') for i in (0, 1)] == expected
+  x = np.random.RandomState(0).uniform(-1, 1, [1, 32, 32, 3]).astype(np.float32)
+  inputs = {'image': x, 'target': np.array([[1, 0, 0, 0, 1]], np.float32)}
+  with client.RestTransport(server.rest_url, 'stargan') as rest, \
+       client.GrpcTransport(server.address, 'stargan') as rpc:
+    np.testing.assert_array_equal(rest.predict(export.SERVING_DEFAULT, inputs)['image'],
+                                  rpc.predict(export.SERVING_DEFAULT, inputs)['image'])
+
+
+def test_version_is_sent(server, photos, tmp_path, capsys):
+  code, _, err = _run_main(['--server', server.address, '--version', '1', '--image', photos[0],
+                            '--set', 'Young=1', '--out', str(tmp_path / 'v1.png')], capsys)
+  assert (code, err) == (0, '')
+  assert os.path.exists(tmp_path / 'v1.png')
+
+
+# --- malformed requests ----------------------------------------------------------------------
+
+_TARGET = np.zeros([1, 5], np.float32)
+
+
+@pytest.mark.parametrize('request_, code, message', [
+    (_predict_request(export.TRANSLATE_BYTES, image_bytes=np.array([b'not an image'], object),
+                      target=_TARGET),
+     grpc.StatusCode.INVALID_ARGUMENT, 'JPEG or PNG'),
+    (_predict_request(export.SERVING_DEFAULT, image=np.zeros([1, 32, 32, 3], np.float32),
+                      target=np.zeros([1, 6], np.float32)),
+     grpc.StatusCode.INVALID_ARGUMENT, r'target must be \[N, 5\]'),
+    (_predict_request(export.SERVING_DEFAULT, image=np.zeros([1, 32, 32, 3], np.float32)),
+     grpc.StatusCode.INVALID_ARGUMENT, r'Missing but required: \{target\}'),
+    (_predict_request(export.SERVING_DEFAULT, image=np.zeros([1, 32, 32, 3], np.float32),
+                      target=_TARGET, extra=_TARGET),
+     grpc.StatusCode.INVALID_ARGUMENT, r'Sent extra: \{extra\}'),
+    (_predict_request(export.SERVING_DEFAULT, image=np.zeros([1, 32, 32, 3], np.float64),
+                      target=_TARGET),
+     grpc.StatusCode.INVALID_ARGUMENT, 'to be float32 but float64 is provided'),
+    (_predict_request(export.SERVING_DEFAULT, model='nope', image=np.zeros([1, 32, 32, 3],
+                                                                           np.float32),
+                      target=_TARGET),
+     grpc.StatusCode.NOT_FOUND, re.escape('Servable not found for request: Latest(nope)')),
+    (_predict_request(export.SERVING_DEFAULT, version=7, image=np.zeros([1, 32, 32, 3],
+                                                                        np.float32),
+                      target=_TARGET),
+     grpc.StatusCode.NOT_FOUND, re.escape('Specific(stargan, 7)')),
+    # TF Serving's predict_util.cc answers FAILED_PRECONDITION here, not NOT_FOUND.
+    (_predict_request('translate', image=np.zeros([1, 32, 32, 3], np.float32), target=_TARGET),
+     grpc.StatusCode.FAILED_PRECONDITION, 'Serving signature key "translate" not found'),
+], ids=['garbage_bytes', 'label_width', 'missing_input', 'extra_input', 'dtype',
+        'unknown_model', 'unknown_version', 'unknown_signature'])
+def test_malformed_request_fails_and_server_keeps_serving(stub, request_, code, message):
+  with pytest.raises(grpc.RpcError) as e:
+    stub.Predict(request_, timeout=10)
+  assert e.value.code() == code
+  assert re.search(message, e.value.details()), e.value.details()
+  response = stub.Predict(_good_request(), timeout=10)
+  assert response.model_spec.version.value == 1
+  assert tf.make_ndarray(response.outputs['image']).shape == (1, 32, 32, 3)
+
+
+def test_unknown_domain_name_lists_valid_names_and_sends_no_image(server, photos, tmp_path,
+                                                                  capsys):
+  before = len(server.requests)
+  code, _, err = _run_main(['--server', server.address, '--image', photos[0], '--set',
+                            'Blonde_Hair=1', '--out', str(tmp_path / 'o.png')], capsys)
+  assert code == 1
+  assert err == ("error: --set names unknown domain 'Blonde_Hair'; valid names: Black_Hair, "
+                 'Blond_Hair, Brown_Hair, Male, Young.\n')
+  sent = server.requests[before:]
+  assert sent == [('GetModelMetadata', 'stargan', ''), ('Predict', 'stargan', export.METADATA)]
+  assert not os.path.exists(tmp_path / 'o.png')
+
+
+@pytest.mark.parametrize('rest', [False, True], ids=['grpc', 'rest'])
+@pytest.mark.parametrize('argv, message', [
+    (['--model', 'faces'], "does not serve model 'faces'"),
+    (['--version', '7'], "does not serve model 'stargan' version 7"),
+])
+def test_unknown_model_or_version_is_named(server, photos, tmp_path, capsys, rest, argv,
+                                           message):
+  where = ['--rest', server.rest_url] if rest else ['--server', server.address]
+  code, _, err = _run_main(where + argv + ['--image', photos[0], '--set', 'Male=1', '--out',
+                                           str(tmp_path / 'o.png')], capsys)
+  assert code == 1
+  assert err.startswith('error: ') and message in err and '\n' == err[-1] and err.count('\n') == 1
+
+
+def test_unreadable_images_fail_before_any_request(server, tmp_path, capsys):
+  text = tmp_path / 'notes.jpg'
+  text.write_text('not an image')
+  gif = tmp_path / 'anim.gif'
+  Image.new('RGB', (8, 8)).save(gif)
+  before = len(server.requests)
+  cases = [(tmp_path / 'missing.jpg', 'cannot read --image=.*missing.jpg: No such file'),
+           (text, 'notes.jpg is not a readable JPEG or PNG image'),
+           (gif, 'anim.gif is a GIF image; expected JPEG or PNG')]
+  for path, message in cases:
+    code, _, err = _run_main(['--server', server.address, '--image', str(path), '--set',
+                              'Male=1'], capsys)
+    assert code == 1 and re.search(message, err), err
+  assert len(server.requests) == before
+
+
+def _free_port():
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    return s.getsockname()[1]
+
+
+def test_unreachable_server_is_a_clean_error(photos, tmp_path, capsys):
+  port = _free_port()
+  for where, shown in ((['--server', f'127.0.0.1:{port}'], f'127.0.0.1:{port}'),
+                       (['--rest', f'http://127.0.0.1:{port}'], f'http://127.0.0.1:{port}')):
+    code, _, err = _run_main(where + ['--timeout', '5', '--image', photos[0], '--set', 'Male=1',
+                                      '--out', str(tmp_path / 'o.png')], capsys)
+    assert code == 1
+    assert err.startswith(f'error: cannot reach TF Serving at {shown} (') and err.count('\n') == 1
+
+
+# --- warmup and batching ---------------------------------------------------------------------
+
+
+def _warmup_logs(export_dir):
+  path = os.path.join(export_dir, '1', 'assets.extra', export.WARMUP_FILE)
+  return [prediction_log_pb2.PredictionLog.FromString(r)
+          for r in tf.data.TFRecordDataset(path).as_numpy_iterator()]
+
+
+def test_warmup_records_are_answered(export_dir, stub):
+  logs = _warmup_logs(export_dir)
+  assert [log.WhichOneof('log_type') for log in logs] == ['predict_log'] * len(logs)
+  requests = [log.predict_log.request for log in logs]
+  signatures = {r.model_spec.signature_name for r in requests}
+  assert {export.SERVING_DEFAULT, export.TRANSLATE_BYTES} <= signatures <= set(export.SIGNATURES)
+  for request in requests:
+    response = stub.Predict(request, timeout=30)
+    assert response.model_spec.version.value == 1
+    assert set(response.outputs) == set(
+        _signature_outputs(stub, request.model_spec.signature_name))
+
+
+def _signature_outputs(stub, signature):
+  request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=['signature_def'])
+  request.model_spec.name = 'stargan'
+  signature_map = get_model_metadata_pb2.SignatureDefMap()
+  stub.GetModelMetadata(request, timeout=10).metadata['signature_def'].Unpack(signature_map)
+  return signature_map.signature_def[signature].outputs
+
+
+def _max_batch_size():
+  with open(os.path.join(SERVING, 'batching_parameters.txt')) as f:
+    return int(re.search(r'max_batch_size\s*{\s*value:\s*(\d+)\s*}', f.read()).group(1))
+
+
+def test_loads_and_batches_images_under_enable_batching(export_dir, photos):
+  """With --enable_batching's checks, warmup replays and the image signatures batch."""
+  max_batch = _max_batch_size()
+  with PredictionServer({'stargan': export_dir}, batching=Batching(max_batch)) as server, \
+       client.GrpcTransport(server.address, 'stargan') as transport:
+    data = [_read(p) for p in photos]
+    out = transport.predict(export.TRANSLATE_BYTES, {
+        'image_bytes': np.array(data, object), 'target': np.zeros([2, 5], np.float32)})
+    assert out['image_png'].shape == (2,)
+    with pytest.raises(client.ServingError, match=f'Task size {max_batch + 1} is larger than '
+                       f'maximum input batch size {max_batch}'):
+      transport.predict(export.SERVING_DEFAULT, {
+          'image': np.zeros([max_batch + 1, 32, 32, 3], np.float32),
+          'target': np.zeros([max_batch + 1, 5], np.float32)})
+
+
+def test_client_reads_domain_names_under_enable_batching(export_dir, photos):
+  """The metadata signature answers one row per request row, as TF Serving's batching needs."""
+  with PredictionServer({'stargan': export_dir}, batching=Batching(_max_batch_size())) as server:
+    with client.GrpcTransport(server.address, 'stargan') as transport:
+      assert client.read_domain_names(transport) == NAMES
+      pngs = client.translate(transport, [_read(photos[0])], 'Male=1')
+  assert [Image.open(io.BytesIO(png)).size for png in pngs] == [(32, 32)]
+
+
+# --- configuration files ---------------------------------------------------------------------
+
+
+def test_models_config_parses_as_model_server_config():
+  with open(os.path.join(SERVING, 'models.config')) as f:
+    config = text_format.Parse(f.read(), model_server_config_pb2.ModelServerConfig())
+  (model,) = config.model_config_list.config
+  assert (model.name, model.base_path, model.model_platform) == ('stargan', '/models/stargan',
+                                                                 'tensorflow')
+  assert model.model_version_policy.WhichOneof('policy_choice') == 'latest'
+  assert model.model_version_policy.latest.num_versions == 1
+
+
+# BatchingParameters (servables/tensorflow/session_bundle_config.proto) is not in the pip package.
+_BATCHING_FIELDS = {'max_batch_size', 'batch_timeout_micros', 'max_enqueued_batches',
+                    'num_batch_threads', 'thread_pool_name', 'allowed_batch_sizes',
+                    'pad_variable_length_inputs', 'enable_large_batch_splitting'}
+
+
+def test_batching_parameters_use_real_field_names():
+  with open(os.path.join(SERVING, 'batching_parameters.txt')) as f:
+    lines = [line.split('#')[0].strip() for line in f]
+  entries = [re.fullmatch(r'(\w+) { value: (\d+) }', line) for line in lines if line]
+  assert all(entries), lines
+  values = {m.group(1): int(m.group(2)) for m in entries}
+  assert set(values) <= _BATCHING_FIELDS
+  assert values['max_batch_size'] == 16
+  assert {'batch_timeout_micros', 'num_batch_threads', 'max_enqueued_batches'} <= set(values)
+
+
+# Flags of tensorflow_model_server (model_servers/main.cc) that the compose file may use.
+_SERVER_FLAGS = {'port', 'rest_api_port', 'model_config_file',
+                 'model_config_file_poll_wait_seconds', 'enable_batching',
+                 'batching_parameters_file', 'enable_model_warmup', 'rest_api_timeout_in_ms',
+                 'tensorflow_intra_op_parallelism', 'tensorflow_inter_op_parallelism'}
+
+
+def test_docker_compose_runs_tf_serving_on_the_config():
+  # PyYAML is not a dependency of the package (nor of its test extra).
+  yaml = pytest.importorskip('yaml')
+  with open(os.path.join(SERVING, 'docker-compose.yml')) as f:
+    (service,) = yaml.safe_load(f)['services'].values()
+  assert service['image'].startswith('tensorflow/serving:')
+  assert set(service['ports']) == {'8500:8500', '8501:8501'}
+  mounts = dict(reversed(v.rsplit(':', 2)[:2]) for v in service['volumes'])
+  assert mounts['/models/stargan'].endswith('exports/stargan}')
+  assert mounts['/config/models.config'] == './models.config'
+  assert mounts['/config/batching_parameters.txt'] == './batching_parameters.txt'
+  flags = dict(arg[2:].split('=', 1) for arg in service['command'])
+  assert set(flags) <= _SERVER_FLAGS
+  assert flags['model_config_file'] == '/config/models.config'
+  assert flags['enable_batching'] == 'true'
+  assert flags['batching_parameters_file'] == '/config/batching_parameters.txt'
+
+
+# --- a trained model, end to end -------------------------------------------------------------
+
+
+@pytest.fixture(scope='module')
+def trained_export(tmp_path_factory, make_tiny_config):
+  """An export (by export_from_work_dir) of a tiny run trained for 2 steps."""
+  config = make_tiny_config(tmp_path_factory.mktemp('trained') / 'run', num_iters=2,
+                            num_iters_decay=0, n_critic=1)
+  trainer.train(config)
+  base = str(tmp_path_factory.mktemp('trained_exports') / 'stargan')
+  export.export_from_work_dir(config.train.work_dir, base)
+  return base
+
+
+@pytest.mark.slow
+def test_trained_model_round_trip_through_the_cli(trained_export, photos, tmp_path):
+  saved_model = tf.saved_model.load(os.path.join(trained_export, '1'))
+  with PredictionServer({'stargan': trained_export}) as server:
+    result = subprocess.run(
+        [sys.executable, '-m', 'serving.client', '--server', server.address, '--image',
+         photos[0], '--image', photos[1], '--base', 'Black_Hair=1,Young=1', '--set',
+         'Blond_Hair=1', '--out', str(tmp_path / 'out.png')],
+        cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True,
+        timeout=300)
+    assert result.returncode == 0, result.stderr
+    expected = _expected_pngs(saved_model, photos, [[0, 1, 0, 0, 1]] * 2)
+    assert [_read(tmp_path / f'out_{i}.png') for i in (0, 1)] == expected
+
+    x = np.stack([client.to_model_input(_read(p), 32) for p in photos])
+    c_trg = np.array([[1, 0, 0, 1, 0], [0, 0, 1, 0, 1]], np.float32)
+    with client.GrpcTransport(server.address, 'stargan') as transport:
+      got = transport.predict(export.SERVING_DEFAULT, {'image': x, 'target': c_trg})['image']
+    want = saved_model.signatures[export.SERVING_DEFAULT](image=tf.constant(x),
+                                                          target=tf.constant(c_trg))['image']
+    np.testing.assert_allclose(got, want.numpy(), rtol=0, atol=1e-5)
+    assert [request[2] for request in server.requests] == [
+        '', export.METADATA, export.TRANSLATE_BYTES, '', export.SERVING_DEFAULT]
