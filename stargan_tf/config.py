@@ -13,6 +13,7 @@ from stargan_tf import labels as labels_lib
 
 DATASETS = ('CelebA', 'RaFD')
 STRATEGIES = ('default', 'mirrored')
+QUANTIZATIONS = ('none', 'float16', 'dynamic', 'int8')  # TFLite variants
 
 
 @dataclasses.dataclass(frozen=True)

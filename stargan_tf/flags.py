@@ -134,3 +134,26 @@ def define_evaluate_flags():
   flags.DEFINE_integer('test_iters', 0, 'Checkpoint step (0: the latest).')
   flags.DEFINE_integer('max_images', 512, 'Test images to score.')
   flags.mark_flag_as_required('work_dir')
+
+
+def define_tflite_flags():
+  """Flags of `python -m stargan_tf.tflite` (idempotent)."""
+  if 'quantize' in FLAGS:
+    return
+  flags.DEFINE_string('saved_model_dir', '', 'Version folder of a generator export '
+                      '(python -m stargan_tf.export), e.g. exports/stargan/1.')
+  flags.DEFINE_string('output', '', 'The .tflite to write (its metadata goes to <output>.json).')
+  flags.DEFINE_enum('quantize', 'none', list(config_lib.QUANTIZATIONS), 'none: float32; float16: float16 '
+                    'weights; dynamic: int8 weights, dynamic-range activations; int8: int8 '
+                    'weights and activations (calibrated), float input/output.')
+  flags.DEFINE_string('representative_dir', '', 'JPEG/PNG images for int8 calibration and the '
+                      'parity check (default: the built-in synthetic dataset).')
+  flags.DEFINE_integer('image_size', 0, 'Fixed input side of the .tflite (0: the export\'s).')
+  flags.DEFINE_integer('num_calibration', 100, 'Calibration images for --quantize=int8.')
+  flags.DEFINE_integer('num_threads', 2, 'LiteRT interpreter threads.')
+  flags.DEFINE_string('run', '', 'Translate --image with this .tflite instead of converting.')
+  flags.DEFINE_string('image', '', 'With --run: the image to translate (JPEG/PNG, any size).')
+  flags.DEFINE_string('set', '', 'With --run: target domains, e.g. "Blond_Hair=1,Male=0".')
+  flags.DEFINE_string('base', '', 'With --run: the image\'s own domains, e.g. "Black_Hair=1" '
+                      '(default: none).')
+  flags.DEFINE_string('out', '', 'With --run: the PNG to write, [input | translated].')
