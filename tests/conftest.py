@@ -53,3 +53,24 @@ def make_tiny_config(synthetic_dir):
 @pytest.fixture
 def tiny_config(make_tiny_config, tmp_path):
   return make_tiny_config(tmp_path / 'run')
+
+
+def demo_config(root, num_iters, synthetic_images, test_size=2000, image_size=32):
+  """configs/synthetic.flags's model and data at a constant learning rate, under `root`.
+
+  The set-up of the slow tests that need a generator really trained on the synthetic dataset.
+  """
+  from stargan_tf import config as config_lib
+  c = config_lib.Config()
+  return config_lib.Config(
+      data=dataclasses.replace(
+          c.data, attr_path=str(root / 'data' / 'list_attr_celeba.txt'),
+          celeba_image_dir=str(root / 'data' / 'img_align_celeba'),
+          synthetic_images=synthetic_images, test_size=test_size, image_size=image_size,
+          batch_size=16),
+      model=dataclasses.replace(c.model, image_size=image_size, g_conv_dim=16, d_conv_dim=16,
+                                g_repeat_num=3, d_repeat_num=4),
+      loss=c.loss,
+      train=dataclasses.replace(c.train, work_dir=str(root / 'run'), num_iters=num_iters,
+                                num_iters_decay=0, log_step=100, sample_step=num_iters,
+                                model_save_step=num_iters)).validate()

@@ -6,11 +6,9 @@ learning rate: the attributes are learned within ~1,000 iterations, the identity
 varies with the initialisation: 0.49 at 4,000 in an earlier demo run seeded differently).
 """
 
-import dataclasses
-
+import conftest
 import pytest
 
-from stargan_tf import config as config_lib
 from stargan_tf import evaluate
 from stargan_tf import trainer
 
@@ -20,18 +18,7 @@ ITERS = 4000
 @pytest.mark.slow
 def test_generator_learns_the_requested_attributes(tmp_path_factory):
   root = tmp_path_factory.mktemp('learning')
-  c = config_lib.Config()
-  config = config_lib.Config(
-      data=dataclasses.replace(
-          c.data, attr_path=str(root / 'data' / 'list_attr_celeba.txt'),
-          celeba_image_dir=str(root / 'data' / 'img_align_celeba'), synthetic_images=6000,
-          image_size=32, batch_size=16),
-      model=dataclasses.replace(c.model, image_size=32, g_conv_dim=16, d_conv_dim=16,
-                                g_repeat_num=3, d_repeat_num=4),
-      loss=c.loss,
-      train=dataclasses.replace(c.train, work_dir=str(root / 'run'), num_iters=ITERS,
-                                num_iters_decay=0, log_step=100, sample_step=ITERS,
-                                model_save_step=ITERS)).validate()
+  config = conftest.demo_config(root, ITERS, synthetic_images=6000)
   trainer.train(config)
   _, G, _ = trainer.restore_models(config.train.work_dir)
   result = evaluate.evaluate_synthetic(G, config.data, max_images=256)

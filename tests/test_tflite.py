@@ -21,18 +21,17 @@ the quantised models still paint the requested attributes and keep the others as
 SavedModel does (`synthetic.measure_attributes`, within MAX_ACCURACY_DROP).
 """
 
-import dataclasses
 import json
 import os
 import subprocess
 import sys
 
+import conftest
 import numpy as np
 from PIL import Image
 import pytest
 import tensorflow as tf
 
-from stargan_tf import config as config_lib
 from stargan_tf import evaluate
 from stargan_tf import export
 from stargan_tf import images
@@ -232,19 +231,8 @@ def trained(tmp_path_factory):
   'size_mb'}}.
   """
   root = tmp_path_factory.mktemp('trained')
-  c = config_lib.Config()
-  config = config_lib.Config(
-      data=dataclasses.replace(
-          c.data, attr_path=str(root / 'data' / 'list_attr_celeba.txt'),
-          celeba_image_dir=str(root / 'data' / 'img_align_celeba'),
-          synthetic_images=1024 + NUM_EVAL + 1, test_size=NUM_EVAL + 1, image_size=SIZE),
-      # configs/synthetic.flags's architecture.
-      model=dataclasses.replace(c.model, image_size=SIZE, g_conv_dim=16, d_conv_dim=16,
-                                g_repeat_num=3, d_repeat_num=4),
-      loss=c.loss,
-      train=dataclasses.replace(c.train, work_dir=str(root / 'run'), num_iters=TRAIN_ITERS,
-                                num_iters_decay=0, log_step=100, sample_step=TRAIN_ITERS,
-                                model_save_step=TRAIN_ITERS)).validate()
+  config = conftest.demo_config(root, TRAIN_ITERS, synthetic_images=1024 + NUM_EVAL + 1,
+                                 test_size=NUM_EVAL + 1, image_size=SIZE)
   trainer.train(config)
   saved_model_dir = export.export_from_work_dir(config.train.work_dir, str(root / 'export'))
   return _measure(config.data, saved_model_dir, root)
