@@ -289,23 +289,15 @@ def read_domain_names(transport):
   return read_model_info(transport).domain_names
 
 
-def _parse(flag, spec, names):
-  try:
-    return labels_lib.parse_target(spec, names)
-  except ValueError as e:
-    # parse_target words its messages for translate's --target flag.
-    raise ServingError(str(e).replace('--target', flag)) from None
-
-
 def make_targets(info, n, set_spec, base_spec=''):
   """Target labels [n, c_dim]: the --base label (default all 0) with the --set changes."""
   names = list(info.domain_names)
   c_trg = np.zeros([1, len(names)], np.float32)
   try:
     if base_spec:
-      c_trg = labels_lib.apply_target(c_trg, _parse('--base', base_spec, names), info.dataset,
+      c_trg = labels_lib.apply_target(c_trg, labels_lib.parse_target(base_spec, names, '--base'), info.dataset,
                                       names)
-    c_trg = labels_lib.apply_target(c_trg, _parse('--set', set_spec, names), info.dataset, names)
+    c_trg = labels_lib.apply_target(c_trg, labels_lib.parse_target(set_spec, names, '--set'), info.dataset, names)
   except ValueError as e:
     raise ServingError(str(e)) from None
   return np.repeat(c_trg, n, axis=0)

@@ -72,23 +72,23 @@ def create_labels(c_org, dataset, selected_attrs=()):
   return targets
 
 
-def parse_target(spec, names):
+def parse_target(spec, names, flag='--target'):
   """Parses "Blond_Hair=1,Male=0" into {column index: value}.
 
-  Raises ValueError naming the bad entry and listing the valid names.
+  Raises ValueError naming `flag`, the bad entry and the valid names.
   """
   updates = {}
   for item in filter(None, (s.strip() for s in spec.split(','))):
     name, sep, value = item.partition('=')
     name, value = name.strip(), value.strip()
     if not sep or value not in ('0', '1'):
-      raise ValueError(f'--target entry {item!r}: expected NAME=0 or NAME=1.')
+      raise ValueError(f'{flag} entry {item!r}: expected NAME=0 or NAME=1.')
     if name not in names:
-      raise ValueError(f'--target names unknown domain {name!r}; valid names: '
+      raise ValueError(f'{flag} names unknown domain {name!r}; valid names: '
                        f'{", ".join(names)}.')
     updates[names.index(name)] = float(value)
   if not updates:
-    raise ValueError(f'--target {spec!r} sets nothing; expected e.g. "{names[0]}=1".')
+    raise ValueError(f'{flag} {spec!r} sets nothing; expected e.g. "{names[0]}=1".')
   return updates
 
 

@@ -54,6 +54,7 @@ from stargan_tf import flags as flags_lib
 from stargan_tf import images
 from stargan_tf import labels as labels_lib
 from stargan_tf import translate
+from stargan_tf.data import ops
 from stargan_tf.data import synthetic
 
 QUANTIZATIONS = config_lib.QUANTIZATIONS
@@ -121,16 +122,6 @@ def _write_fixed_saved_model(loaded, fn, output_key, image_size, c_dim, out_dir)
   tf.saved_model.save(module, out_dir, signatures={SIGNATURE: serve})
 
 
-def _image_paths(folder):
-  if not os.path.isdir(folder):
-    raise FileNotFoundError(f'--representative_dir={folder} is not a folder.')
-  names = sorted(n for n in os.listdir(folder) if n.lower().endswith(translate.IMAGE_EXTENSIONS))
-  if not names:
-    raise ValueError(f'--representative_dir={folder} holds no '
-                     f'{"/".join(translate.IMAGE_EXTENSIONS)} images.')
-  return [os.path.join(folder, n) for n in names]
-
-
 def random_targets(num, metadata, seed=0):
   """Targets as met in use: create_labels of random valid source labels, one column each.
 
@@ -169,7 +160,7 @@ def sample_inputs(image_size, metadata, num, representative_dir='', seed=0):
   """
   with contextlib.ExitStack() as stack:
     if representative_dir:
-      paths = _image_paths(representative_dir)[:num]
+      paths = ops.list_images(representative_dir, '--representative_dir')[:num]
     else:
       root = os.path.join(stack.enter_context(tempfile.TemporaryDirectory()), 'synthetic')
       synthetic.generate(root, num_images=num, seed=seed)
@@ -314,11 +305,8 @@ def convert(saved_model_dir, output, quantize='none', representative_dir='', ima
 
 def _labels(spec, flag, metadata, c_org):
   names = list(metadata['domain_names'])
-  try:
-    updates = labels_lib.parse_target(spec, names)
-    return labels_lib.apply_target(c_org, updates, metadata['dataset'], names)
-  except ValueError as e:
-    raise ValueError(str(e).replace('--target', flag)) from None
+  updates = labels_lib.parse_target(spec, names, flag)
+  return labels_lib.apply_target(c_org, updates, metadata['dataset'], names)
 
 
 def translate_image(model_path, image_path, target, output, base='', num_threads=None):

@@ -26,9 +26,6 @@ from stargan_tf.data import ops
 from stargan_tf.data import pipeline
 from stargan_tf.data import splits
 
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
-
-
 def load_own_image(path, image_size):
   """A user's image file: central square of its shorter side, resized, in [-1, 1]."""
   return ops.preprocess_own_image(tf.io.read_file(path), image_size)
@@ -36,12 +33,8 @@ def load_own_image(path, image_size):
 
 def own_images_dataset(input_dir, image_size, batch_size):
   """(dataset of [B,S,S,3] batches, file names) for the images in input_dir."""
-  if not os.path.isdir(input_dir):
-    raise FileNotFoundError(f'--input_dir={input_dir} is not a folder.')
-  names = sorted(n for n in os.listdir(input_dir) if n.lower().endswith(IMAGE_EXTENSIONS))
-  if not names:
-    raise ValueError(f'--input_dir={input_dir} holds no {"/".join(IMAGE_EXTENSIONS)} images.')
-  paths = [os.path.join(input_dir, n) for n in names]
+  paths = ops.list_images(input_dir, '--input_dir')
+  names = [os.path.basename(p) for p in paths]
   ds = tf.data.Dataset.from_tensor_slices(paths).map(
       lambda p: load_own_image(p, image_size), num_parallel_calls=tf.data.AUTOTUNE)
   return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE), names

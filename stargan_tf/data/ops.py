@@ -6,7 +6,11 @@ All ops are plain TensorFlow functions on one HWC image, so they behave the same
 -> ToTensor + Normalize(0.5, 0.5).
 """
 
+import os
+
 import tensorflow as tf
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
 
 
 def decode(contents):
@@ -79,3 +83,13 @@ def preprocess_own_image(contents, image_size):
   image = decode(contents)
   side = tf.minimum(tf.shape(image)[0], tf.shape(image)[1])
   return normalize(resize(center_crop(image, side), image_size))
+
+
+def list_images(folder, flag):
+  """Sorted JPEG/PNG paths in `folder`; errors name the flag that gave the folder."""
+  if not os.path.isdir(folder):
+    raise FileNotFoundError(f'{flag}={folder} is not a folder.')
+  names = sorted(n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS))
+  if not names:
+    raise ValueError(f'{flag}={folder} holds no {"/".join(IMAGE_EXTENSIONS)} images.')
+  return [os.path.join(folder, n) for n in names]

@@ -14,8 +14,8 @@ import numpy as np
 
 from stargan_tf import labels as labels_lib
 from stargan_tf.data import celeba
+from stargan_tf.data import ops
 
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
 
 _HOW_TO_GET = (
     'RaFD is not downloaded automatically: it must be requested from its owners '
@@ -49,9 +49,9 @@ def rafd_split(image_dir):
   paths, class_ids = [], []
   for class_id, name in enumerate(class_names):
     folder = os.path.join(image_dir, name)
-    files = sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS))
+    files = sorted(f for f in os.listdir(folder) if f.lower().endswith(ops.IMAGE_EXTENSIONS))
     if not files:
-      raise ValueError(f'RaFD class folder {folder!r} has no {"/".join(IMAGE_EXTENSIONS)} '
+      raise ValueError(f'RaFD class folder {folder!r} has no {"/".join(ops.IMAGE_EXTENSIONS)} '
                        f'images.')
     paths += [os.path.join(folder, f) for f in files]
     class_ids += [class_id] * len(files)
