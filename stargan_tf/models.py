@@ -13,21 +13,176 @@ see, that is exactly the reference's zero padding:
     implementation of the PyTorch definitions.
 On odd sizes 'same' pads asymmetrically, so `build` rejects sizes that would produce them.
 
-Instance norm is `GroupNormalization(groups=-1, epsilon=1e-5)`: one group per channel, per-channel
-affine weights, statistics always from the image itself (no running averages), PyTorch's epsilon.
+Instance norm is `InstanceNormalization`: Keras' `GroupNormalization` with one group per channel
+(`groups=-1`) and PyTorch's epsilon 1e-5, with per-channel affine weights and statistics always from
+the image itself (no running averages). It keeps GroupNormalization's weights (`gamma`, `beta`) and
+arithmetic and only computes the statistics directly over the spatial axes of the 4-D tensor instead
+of through GroupNormalization's 5-D group reshape. That reshape is what made instance norm the most
+expensive op of G in TFLite (46 ms against 1.6 ms for one 128x128x64 tensor); `tests/test_models.py`
+checks the layer against GroupNormalization on the same weights.
 """
 
 import keras
 import tensorflow as tf
 
 
+class InstanceNormalization(keras.layers.GroupNormalization):
+  """Instance norm of NHWC images: GroupNormalization(groups=-1) with 4-D statistics.
+
+  The statistics are computed in float32 (at least) and the result is cast to the layer's compute
+  dtype, as GroupNormalization does under a mixed precision policy.
+  """
+
+  def __init__(self, epsilon=1e-5, **kwargs):
+    kwargs.pop('groups', None)  # always one group per channel (from_config passes it back)
+    super().__init__(groups=-1, epsilon=epsilon, **kwargs)
+
+  def build(self, input_shape):
+    if len(input_shape) != 4 or self.axis not in (-1, 3):
+      raise ValueError(f'InstanceNormalization {self.name!r}: expects NHWC images [N, H, W, C] '
+                       f'normalised over H and W, got shape {tuple(input_shape)} and axis '
+                       f'{self.axis}.')
+    super().build(input_shape)
+
+  def call(self, inputs):
+    x = keras.ops.cast(inputs, keras.backend.result_type(inputs.dtype, 'float32'))
+    mean, variance = keras.ops.moments(x, axes=[1, 2], keepdims=True)
+    inv = keras.ops.rsqrt(variance + self.epsilon)
+    if self.scale:
+      inv = inv * keras.ops.cast(self.gamma, x.dtype)
+    shift = -mean * inv
+    if self.center:
+      shift = shift + keras.ops.cast(self.beta, x.dtype)
+    return keras.ops.cast(x * inv + shift, self.compute_dtype)
+
+
 def _instance_norm(name):
-  return keras.layers.GroupNormalization(groups=-1, epsilon=1e-5, name=name)
+  return InstanceNormalization(epsilon=1e-5, name=name)
 
 
-def _conv(filters, kernel_size, strides, name, use_bias=False):
-  return keras.layers.Conv2D(
-      filters, kernel_size, strides=strides, padding='same', use_bias=use_bias, name=name)
+CONV_IMPLS = ('auto', 'native', 'transposed', 'patches')
+# 'auto' computes a convolution from patches when its output has at most this many pixels, and
+# as a transposed convolution when its input has at least this many times more channels than it
+# has filters (measured: a win for 64 -> 3 and 2048 -> 1, a loss for 256 -> 256).
+PATCHES_MAX_OUTPUT_PIXELS = 16
+TRANSPOSED_MIN_CHANNEL_RATIO = 4
+
+
+def _same_padding(size, kernel, stride):
+  """(before, after) zero padding of TF's 'same' convolution along one axis of `size` pixels."""
+  out = -(-size // stride)
+  total = max((out - 1) * stride + kernel - size, 0)
+  return total // 2, total - total // 2
+
+
+class Conv2D(keras.layers.Conv2D):
+  """keras.layers.Conv2D (NHWC, no dilation) with a choice of how the convolution is computed.
+
+  The weights, their names and the result are those of keras.layers.Conv2D; `impl` only selects
+  the TensorFlow kernels that compute it, because on CPU TensorFlow's convolution gradients are
+  slow for some of StarGAN's layer shapes (`benchmarks/train_speed.py --profile_layers`):
+
+    native      tf.nn.conv2d.
+    transposed  (stride 1, 'same', odd kernel) the same convolution as a stride-1 transposed
+                convolution of the spatially flipped kernel with its channel axes swapped. Much
+                faster gradients when filters <= input channels (G's conv_out 64->3: 8x).
+    patches     (static H and W) gather the kh*kw shifted, strided views of the zero-padded input
+                into one [N, OH, OW, kh*kw*C] tensor and multiply by the kernel as a matrix; all
+                derivatives, including the second ones of the gradient penalty, are slices, pads
+                and matmuls. Much faster for D's deepest layers (4x4x1024 -> 2x2x2048: 16x).
+    auto        (default) transposed for a stride-1 'same' odd-kernel convolution with at least
+                TRANSPOSED_MIN_CHANNEL_RATIO times more input channels than filters; otherwise patches when the layer is built for
+                a fixed input size (`fixed_input_size=True`, as in D) and its output has at most
+                PATCHES_MAX_OUTPUT_PIXELS pixels; native otherwise. The choice is made in
+                `build` from the input shape and kept in `self.resolved_impl`.
+
+  `tests/test_models.py` checks every implementation against keras.layers.Conv2D: outputs, first
+  and second derivatives.
+  """
+
+  def __init__(self, *args, impl='auto', fixed_input_size=False, **kwargs):
+    super().__init__(*args, **kwargs)
+    if impl not in CONV_IMPLS:
+      raise ValueError(f'Conv2D {self.name!r}: impl must be one of {", ".join(CONV_IMPLS)}, '
+                       f'got {impl!r}.')
+    if self.data_format != 'channels_last' or tuple(self.dilation_rate) != (1, 1):
+      raise ValueError(f'Conv2D {self.name!r}: only channels_last without dilation is supported.')
+    self.impl = impl
+    self.fixed_input_size = fixed_input_size
+    self.resolved_impl = None
+    self._built_size = None
+
+  def _transposable(self):
+    kh, kw = self.kernel_size
+    return tuple(self.strides) == (1, 1) and self.padding == 'same' and kh % 2 and kw % 2
+
+  def build(self, input_shape):
+    super().build(input_shape)
+    height, width, channels = input_shape[1], input_shape[2], input_shape[3]
+    impl = self.impl
+    if impl == 'auto':
+      out_pixels = None
+      if self.fixed_input_size and height is not None and width is not None:
+        out_h, out_w = self.compute_output_shape(input_shape)[1:3]
+        out_pixels = out_h * out_w
+      if self._transposable() and self.filters * TRANSPOSED_MIN_CHANNEL_RATIO <= channels:
+        impl = 'transposed'
+      elif out_pixels is not None and out_pixels <= PATCHES_MAX_OUTPUT_PIXELS:
+        impl = 'patches'
+      else:
+        impl = 'native'
+    if impl == 'transposed' and not self._transposable():
+      raise ValueError(f'Conv2D {self.name!r}: impl "transposed" needs stride 1, "same" padding '
+                       f'and an odd kernel; got strides {self.strides}, padding {self.padding!r}, '
+                       f'kernel {self.kernel_size}.')
+    if impl == 'patches' and (height is None or width is None):
+      raise ValueError(f'Conv2D {self.name!r}: impl "patches" needs a static height and width, '
+                       f'got input shape {tuple(input_shape)}.')
+    self.resolved_impl = impl
+    self._built_size = (height, width)
+
+  def convolution_op(self, inputs, kernel):
+    if self.resolved_impl == 'transposed':
+      return self._transposed_conv(inputs, kernel)
+    if self.resolved_impl == 'patches':
+      return self._patches_conv(inputs, kernel)
+    return super().convolution_op(inputs, kernel)
+
+  def _transposed_conv(self, inputs, kernel):
+    # conv(x, w)[p] = sum_d x[p + d] w[d]; a stride-1 transposed conv with kernel v computes
+    # sum_d x[p - d] v[d]; so v = w flipped in space, with (in, out) channels as (out, in).
+    flipped = tf.transpose(tf.reverse(kernel, axis=[0, 1]), [0, 1, 3, 2])
+    shape = tf.shape(inputs)
+    output_shape = tf.stack([shape[0], shape[1], shape[2], self.filters])
+    return tf.nn.conv2d_transpose(inputs, flipped, output_shape, strides=1, padding='SAME')
+
+  def _patches_conv(self, inputs, kernel):
+    kh, kw = self.kernel_size
+    sh, sw = self.strides
+    height, width = inputs.shape[1], inputs.shape[2]
+    if (height, width) != self._built_size:
+      raise ValueError(f'Conv2D {self.name!r} computes from patches and was built for '
+                       f'{self._built_size[0]}x{self._built_size[1]} inputs; got shape '
+                       f'{tuple(inputs.shape)}.')
+    if self.padding == 'same':
+      pads = [_same_padding(height, kh, sh), _same_padding(width, kw, sw)]
+      inputs = tf.pad(inputs, [[0, 0], list(pads[0]), list(pads[1]), [0, 0]])
+    out_h, out_w = self.compute_output_shape((None, height, width, None))[1:3]
+    views = [inputs[:, i:i + (out_h - 1) * sh + 1:sh, j:j + (out_w - 1) * sw + 1:sw, :]
+             for i in range(kh) for j in range(kw)]
+    patches = tf.concat(views, axis=-1)  # [N, OH, OW, kh*kw*C], ordered like the kernel's axes
+    matrix = tf.reshape(kernel, [-1, self.filters])
+    return tf.tensordot(patches, matrix, axes=1)
+
+  def get_config(self):
+    return {**super().get_config(), 'impl': self.impl,
+            'fixed_input_size': self.fixed_input_size}
+
+
+def _conv(filters, kernel_size, strides, name, use_bias=False, padding='same',
+          fixed_input_size=False):
+  return Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=use_bias,
+                name=name, fixed_input_size=fixed_input_size)
 
 
 def _check_positive(cls_name, **values):
@@ -190,10 +345,11 @@ class Discriminator(keras.Model):
     self.repeat_num = repeat_num
 
     for i in range(1, repeat_num + 1):
-      _set_layer(self, _conv(conv_dim * 2 ** (i - 1), 4, 2, name=f'conv{i}', use_bias=True))
-    self.conv_src = _conv(1, 3, 1, name='conv_src')
-    self.conv_cls = keras.layers.Conv2D(c_dim, image_size // 2 ** repeat_num, padding='valid',
-                                        use_bias=False, name='conv_cls')
+      _set_layer(self, _conv(conv_dim * 2 ** (i - 1), 4, 2, name=f'conv{i}', use_bias=True,
+                             fixed_input_size=True))
+    self.conv_src = _conv(1, 3, 1, name='conv_src', fixed_input_size=True)
+    self.conv_cls = _conv(c_dim, image_size // 2 ** repeat_num, 1, name='conv_cls',
+                          padding='valid', fixed_input_size=True)
 
   def _convs(self):
     return [getattr(self, f'conv{i}') for i in range(1, self.repeat_num + 1)]

@@ -142,6 +142,51 @@ class TestGenerator:
     expected = (x - mean) / np.sqrt(var + 1e-5) * norm.gamma.numpy() + norm.beta.numpy()
     np.testing.assert_allclose(norm(tf.constant(x, tf.float32)).numpy(), expected, atol=1e-4)
 
+  @pytest.mark.parametrize('shape', [(2, 16, 16, 8), (1, 12, 20, 32), (3, 4, 4, 1)])
+  def test_instance_norm_equals_group_normalization(self, shape):
+    """Same weights, same outputs and gradients as GroupNormalization(groups=-1, epsilon=1e-5)."""
+    rng = np.random.default_rng(2)
+    fast = models.InstanceNormalization(epsilon=1e-5)
+    reference = keras.layers.GroupNormalization(groups=-1, epsilon=1e-5)
+    fast.build(shape)
+    reference.build(shape)
+    assert [w.path.rsplit('/', 1)[1] for w in fast.weights] == ['gamma', 'beta']
+    weights = [rng.normal(size=w.shape).astype(np.float32) for w in reference.weights]
+    reference.set_weights(weights)
+    fast.set_weights(weights)
+    x = tf.constant(rng.normal(1.5, 4.0, shape), tf.float32)
+    upstream = tf.constant(rng.normal(size=shape), tf.float32)
+
+    def value_and_grads(layer):
+      with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x)
+        loss = tf.reduce_sum(y * upstream)
+      return [y] + tape.gradient(loss, [x] + layer.trainable_weights)
+
+    for got, want in zip(value_and_grads(fast), value_and_grads(reference)):
+      np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=2e-5)
+
+  def test_instance_norm_under_mixed_precision(self):
+    """bfloat16 in, statistics in float32, bfloat16 out; close to the float32 result."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(3.0, 2.0, (2, 8, 8, 4)).astype(np.float32)
+    norm32 = models.InstanceNormalization()
+    norm16 = models.InstanceNormalization(dtype='mixed_bfloat16')
+    y32 = norm32(tf.constant(x))
+    y16 = norm16(tf.constant(x, tf.bfloat16))
+    assert norm16.gamma.dtype == 'float32' and y16.dtype == tf.bfloat16
+    np.testing.assert_allclose(tf.cast(y16, tf.float32).numpy(), y32.numpy(), atol=0.05)
+
+  def test_instance_norm_rejects_non_image_inputs(self):
+    with pytest.raises(ValueError, match=r'NHWC images \[N, H, W, C\].*\(2, 8, 4\)'):
+      models.InstanceNormalization().build((2, 8, 4))
+
+  def test_instance_norm_config_round_trip(self):
+    norm = models.InstanceNormalization(name='n')
+    clone = models.InstanceNormalization.from_config(norm.get_config())
+    assert (clone.groups, clone.epsilon, clone.name) == (-1, 1e-5, 'n')
+
   @pytest.mark.parametrize('training', [True, False])
   def test_output_uses_only_the_images_own_statistics(self, training):
     g = small_generator()
@@ -370,3 +415,98 @@ class TestDiscriminator:
   def test_wrong_image_size_raises(self):
     with pytest.raises(ValueError, match='image_size 32'):
       models.Discriminator(**SMALL_D)(random_images(1, 64, 64))
+
+
+class TestConv2DImplementations:
+  """Every models.Conv2D implementation computes keras.layers.Conv2D, with the same derivatives."""
+
+  CASES = [  # (input shape, filters, kernel, stride, padding, impl)
+      ((2, 9, 9, 5), 3, 3, 1, 'same', 'transposed'),
+      ((2, 8, 8, 6), 1, 7, 1, 'same', 'transposed'),
+      ((2, 8, 8, 3), 4, 4, 2, 'same', 'patches'),
+      ((2, 7, 9, 3), 4, 4, 2, 'same', 'patches'),  # odd sizes: asymmetric 'same' padding
+      ((2, 4, 4, 8), 6, 4, 2, 'same', 'patches'),
+      ((2, 4, 4, 8), 5, 4, 1, 'valid', 'patches'),  # D's conv_cls: kernel = map size
+      ((2, 6, 6, 4), 2, 3, 1, 'same', 'patches'),
+  ]
+
+  @staticmethod
+  def _pair(shape, filters, kernel, stride, padding, impl, use_bias):
+    fast = models.Conv2D(filters, kernel, strides=stride, padding=padding, use_bias=use_bias,
+                         impl=impl, fixed_input_size=True)
+    reference = keras.layers.Conv2D(filters, kernel, strides=stride, padding=padding,
+                                    use_bias=use_bias)
+    fast.build(shape)
+    reference.build(shape)
+    rng = np.random.default_rng(4)
+    weights = [rng.normal(size=w.shape).astype(np.float32) for w in reference.weights]
+    fast.set_weights(weights)
+    reference.set_weights(weights)
+    assert fast.resolved_impl == impl
+    return fast, reference
+
+  @pytest.mark.parametrize('shape, filters, kernel, stride, padding, impl', CASES)
+  def test_output_and_derivatives_match_keras(self, shape, filters, kernel, stride, padding, impl):
+    fast, reference = self._pair(shape, filters, kernel, stride, padding, impl, use_bias=True)
+    x = tf.constant(np.random.default_rng(5).normal(size=shape), tf.float32)
+
+    def derivatives(layer):
+      # First derivatives, and the second ones a gradient penalty takes: d/dW ||d sum(f(x)^2)/dx||^2.
+      with tf.GradientTape(persistent=True) as outer:
+        outer.watch(x)
+        with tf.GradientTape() as inner:
+          inner.watch(x)
+          y = layer(x)
+          loss = tf.reduce_sum(y * y)
+        dx = inner.gradient(loss, x)
+        penalty = tf.reduce_sum(dx * dx)
+      first = outer.gradient(loss, [x] + layer.trainable_weights)
+      second = outer.gradient(penalty, layer.trainable_weights)
+      return [y, dx] + first + [s if s is not None else tf.zeros_like(w)
+                                for s, w in zip(second, layer.trainable_weights)]
+
+    for got, want in zip(derivatives(fast), derivatives(reference)):
+      scale = max(1.0, float(tf.reduce_max(tf.abs(want))))
+      np.testing.assert_allclose(got.numpy(), want.numpy(), atol=2e-5 * scale, rtol=1e-5)
+
+  def test_auto_choices_of_the_full_size_networks(self):
+    g, d = models.Generator(), models.Discriminator()
+    g(tf.zeros([1, 128, 128, 3]), tf.zeros([1, 5]))
+    d(tf.zeros([1, 128, 128, 3]))
+    impls = {f'G/{path}': layer.resolved_impl for path, layer in conv_layers(g)}
+    impls.update({f'D/{path}': layer.resolved_impl for path, layer in conv_layers(d)})
+    expected = {k: 'native' for k in impls}
+    expected.update({'G/conv_out': 'transposed', 'D/conv_src': 'transposed',
+                     'D/conv5': 'patches', 'D/conv6': 'patches', 'D/conv_cls': 'patches'})
+    assert impls == expected
+
+  def test_generator_never_computes_from_patches(self):
+    """G takes any size (export): its convs must not depend on the size they were built for."""
+    g = small_generator(size=8)  # down2's output is 2x2: would qualify for patches in D
+    assert all(layer.resolved_impl != 'patches' for _, layer in conv_layers(g))
+    y = g(random_images(1, 24, 16), random_labels(1, 3))
+    assert y.shape == (1, 24, 16, 3)
+
+  def test_patches_rejects_another_input_size(self):
+    layer = models.Conv2D(2, 4, strides=2, padding='same', impl='patches', fixed_input_size=True)
+    layer.build((1, 4, 4, 3))
+    with pytest.raises(ValueError, match=r'built for 4x4 inputs.*\(1, 8, 8, 3\)'):
+      layer(tf.zeros([1, 8, 8, 3]))
+
+  def test_bad_impl_names_the_choices(self):
+    with pytest.raises(ValueError, match='impl must be one of auto, native, transposed, patches'):
+      models.Conv2D(2, 3, impl='fast')
+    layer = models.Conv2D(2, 4, strides=2, padding='same', impl='transposed')
+    with pytest.raises(ValueError, match='"transposed" needs stride 1'):
+      layer.build((1, 8, 8, 3))
+
+
+def conv_layers(model):
+  """(path, layer) of every models.Conv2D in the model, paths like 'res1/conv2' or 'conv_out'."""
+  found = []
+  for layer in model._flatten_layers(include_self=False, recursive=False):
+    if isinstance(layer, models.Conv2D):
+      found.append((layer.name, layer))
+    elif isinstance(layer, models.ResidualBlock):
+      found += [(f'{layer.name}/{path}', sub) for path, sub in conv_layers(layer)]
+  return found
