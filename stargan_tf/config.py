@@ -12,7 +12,8 @@ import os
 from stargan_tf import labels as labels_lib
 
 DATASETS = ('CelebA', 'RaFD')
-STRATEGIES = ('default', 'mirrored')
+STRATEGIES = ('default', 'mirrored', 'multi_worker')
+PRECISIONS = ('float32', 'mixed_bfloat16', 'mixed_float16')
 QUANTIZATIONS = ('none', 'float16', 'dynamic', 'int8')  # TFLite variants
 
 
@@ -78,6 +79,10 @@ class TrainConfig:
   model_save_step: int = 10000
   max_to_keep: int = 5
   strategy: str = 'default'
+  # > 1: split the CPU into this many logical devices (mirrored training without GPUs, tests).
+  cpu_devices: int = 0
+  precision: str = 'float32'
+  jit_compile: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,6 +129,11 @@ class Config:
       raise ValueError(f'--resume_iters={t.resume_iters}: expected 0..num_iters.')
     if t.strategy not in STRATEGIES:
       raise ValueError(f'--strategy={t.strategy!r}: expected one of {", ".join(STRATEGIES)}.')
+    if t.precision not in PRECISIONS:
+      raise ValueError(f'--precision={t.precision!r}: expected one of {", ".join(PRECISIONS)}.')
+    if t.cpu_devices < 0:
+      raise ValueError(f'--cpu_devices={t.cpu_devices}: expected 0 (leave the CPU as one device) '
+                       'or a positive number of logical devices.')
     return self
 
   def to_dict(self):

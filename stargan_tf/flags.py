@@ -68,7 +68,17 @@ def define_train_flags():
                        'iterations.')
   flags.DEFINE_integer('max_to_keep', _T.max_to_keep, 'Checkpoints to keep.')
   flags.DEFINE_enum('strategy', _T.strategy, list(config_lib.STRATEGIES), 'tf.distribute '
-                    'strategy.')
+                    'strategy: default (one device), mirrored (all local GPUs, else all logical '
+                    'CPUs), multi_worker (several hosts; reads TF_CONFIG). --batch_size is the '
+                    'global batch, split over the replicas.')
+  flags.DEFINE_integer('cpu_devices', _T.cpu_devices, 'Split the CPU into this many logical '
+                       'devices (0: one), e.g. to train --strategy=mirrored without GPUs.',
+                       lower_bound=0)
+  flags.DEFINE_enum('precision', _T.precision, list(config_lib.PRECISIONS), 'Keras dtype policy: '
+                    'float32, mixed_bfloat16 (fast on TPUs, recent GPUs and CPUs with AMX/AVX512 '
+                    'bf16), mixed_float16 (GPUs; with loss scaling).')
+  flags.DEFINE_boolean('jit_compile', _T.jit_compile, 'Compile each replica\'s forward and '
+                       'backward pass with XLA.')
 
 
 def config_from_flags():
@@ -90,7 +100,8 @@ def config_from_flags():
       work_dir=f.work_dir, num_iters=f.num_iters, num_iters_decay=f.num_iters_decay,
       g_lr=f.g_lr, d_lr=f.d_lr, n_critic=f.n_critic, beta1=f.beta1, beta2=f.beta2,
       resume_iters=f.resume_iters, seed=f.seed, log_step=f.log_step, sample_step=f.sample_step,
-      model_save_step=f.model_save_step, max_to_keep=f.max_to_keep, strategy=f.strategy)
+      model_save_step=f.model_save_step, max_to_keep=f.max_to_keep, strategy=f.strategy,
+      cpu_devices=f.cpu_devices, precision=f.precision, jit_compile=f.jit_compile)
   return config_lib.Config(data=data, model=model, loss=loss, train=train).validate()
 
 

@@ -3,8 +3,22 @@
 Each per-replica loss is a mean over the replica's batch divided by the number of replicas, so
 the summed gradients equal those of the mean over the global batch whatever the replica count.
 Returned metrics are flat dicts of scalars named like the TensorBoard tags.
+
+The random draws of an iteration (target labels and the gradient-penalty interpolation weights)
+are made by `draw`, separately from the updates, from a tf.random.Generator created in the
+strategy's scope, which gives each replica its own stream; passing the draws in makes an update a
+pure function of its inputs (tests compare strategies that way).
+
+Precision: under a mixed policy G and D compute in bfloat16/float16 with float32 variables; the
+losses cast model outputs to float32 and the gradient penalty interpolates in float32. With
+float16 the optimizers are `keras.optimizers.LossScaleOptimizer`s: the loss is scaled inside the
+tape and the gradients are unscaled (and non-finite steps skipped) by the optimizer.
+
+`jit_compile=True` compiles each replica's forward and backward pass (not the optimizer update
+and its cross-replica reduction, which XLA cannot wrap) with XLA.
 """
 
+import keras
 import tensorflow as tf
 
 from stargan_tf import losses
@@ -29,33 +43,45 @@ class Steps:
 
   Args:
     generator, discriminator: the models (built inside strategy.scope()).
-    g_optimizer, d_optimizer: Keras optimizers built on the models' variables in scope.
+    g_optimizer, d_optimizer: Keras optimizers built on the models' variables in scope
+      (LossScaleOptimizers for float16).
     loss_config: config.LossConfig.
     dataset: 'CelebA' or 'RaFD' (selects the classification loss).
     strategy: the tf.distribute strategy the models live in.
     rng: tf.random.Generator created in strategy.scope() (checkpointed with the models).
+    jit_compile: compile each replica's forward and backward pass with XLA.
   """
 
   def __init__(self, generator, discriminator, g_optimizer, d_optimizer, loss_config, dataset,
-               strategy, rng):
+               strategy, rng, jit_compile=False):
     self.G, self.D = generator, discriminator
     self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
     self.loss_config = loss_config
     self.dataset = dataset
     self.strategy = strategy
     self.rng = rng
+    self.jit_compile = jit_compile
+    self._d_grads_fn = tf.function(self._d_grads, jit_compile=True) if jit_compile else self._d_grads
+    self._g_grads_fn = tf.function(self._g_grads, jit_compile=True) if jit_compile else self._g_grads
 
   def _reduce(self, per_replica):
     return {k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
             for k, v in per_replica.items()}
 
-  def _targets(self, c_org):
-    return permute_labels(c_org, self.rng)
+  @staticmethod
+  def _scale(optimizer, loss):
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+      return optimizer.scale_loss(loss)
+    return loss
 
-  def _d_step(self, x_real, c_org, c_trg):
+  def _draw(self, c_org):
+    c_trg = permute_labels(c_org, self.rng)
+    alpha = self.rng.uniform([tf.shape(c_org)[0], 1, 1, 1])
+    return c_trg, alpha
+
+  def _d_grads(self, x_real, c_org, c_trg, alpha):
     cfg = self.loss_config
-    x_fake = self.G(x_real, c_trg, training=True)
-    alpha = self.rng.uniform([tf.shape(x_real)[0], 1, 1, 1])
+    x_fake = tf.cast(self.G(x_real, c_trg, training=True), tf.float32)
     with tf.GradientTape() as tape:
       out_src_real, out_cls_real = self.D(x_real, training=True)
       out_src_fake, _ = self.D(tf.stop_gradient(x_fake), training=True)
@@ -63,13 +89,11 @@ class Steps:
       total, parts = losses.discriminator_loss(
           out_src_real, out_cls_real, c_org, out_src_fake, gp, cfg.lambda_cls, cfg.lambda_gp,
           self.dataset)
-      scaled = total / self.strategy.num_replicas_in_sync
-    variables = self.D.trainable_variables
-    self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+      scaled = self._scale(self.d_optimizer, total / self.strategy.num_replicas_in_sync)
     parts['D/loss'] = total
-    return parts
+    return tape.gradient(scaled, self.D.trainable_variables), parts
 
-  def _g_step(self, x_real, c_org, c_trg):
+  def _g_grads(self, x_real, c_org, c_trg):
     cfg = self.loss_config
     with tf.GradientTape() as tape:
       x_fake = self.G(x_real, c_trg, training=True)
@@ -78,21 +102,29 @@ class Steps:
       total, parts = losses.generator_loss(
           out_src_fake, out_cls_fake, c_trg, x_real, x_rec, cfg.lambda_cls, cfg.lambda_rec,
           self.dataset)
-      scaled = total / self.strategy.num_replicas_in_sync
-    variables = self.G.trainable_variables
-    self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+      scaled = self._scale(self.g_optimizer, total / self.strategy.num_replicas_in_sync)
     parts['G/loss'] = total
+    return tape.gradient(scaled, self.G.trainable_variables), parts
+
+  def _d_step(self, x_real, c_org, c_trg, alpha):
+    grads, parts = self._d_grads_fn(x_real, c_org, c_trg, alpha)
+    self.d_optimizer.apply_gradients(zip(grads, self.D.trainable_variables))
+    return parts
+
+  def _g_step(self, x_real, c_org, c_trg):
+    grads, parts = self._g_grads_fn(x_real, c_org, c_trg)
+    self.g_optimizer.apply_gradients(zip(grads, self.G.trainable_variables))
     return parts
 
   @tf.function
-  def targets(self, c_org):
-    """Per-replica target labels for a (distributed) batch of source labels."""
-    return self.strategy.run(self._targets, args=(c_org,))
+  def draw(self, c_org):
+    """Per-replica (target labels, GP weights [n, 1, 1, 1]) for a (distributed) label batch."""
+    return self.strategy.run(self._draw, args=(c_org,))
 
   @tf.function
-  def d_step(self, x_real, c_org, c_trg):
+  def d_step(self, x_real, c_org, c_trg, alpha):
     """One discriminator update; returns {'D/loss_real', 'D/loss_fake', 'D/loss_cls', ...}."""
-    return self._reduce(self.strategy.run(self._d_step, args=(x_real, c_org, c_trg)))
+    return self._reduce(self.strategy.run(self._d_step, args=(x_real, c_org, c_trg, alpha)))
 
   @tf.function
   def g_step(self, x_real, c_org, c_trg):

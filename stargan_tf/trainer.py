@@ -2,9 +2,15 @@
 
 Outputs under work_dir: checkpoints/ (G, D, both optimizers, step, RNG state), samples/ (grids),
 logs/ (TensorBoard), config.json. Running again with the same work_dir resumes from the latest
-checkpoint; `resume_iters` picks an older one.
+checkpoint; `resume_iters` picks an older one. Checkpoints hold the same objects whatever the
+strategy and precision (the Adam optimizers, not their loss-scale wrappers), so a run can resume
+under another strategy or precision.
+
+Under multi_worker only the chief writes these outputs (see `distribute`); every worker restores
+from the chief's checkpoints, so the work_dir must be on a file system all workers share.
 """
 
+import contextlib
 import dataclasses
 import os
 import time
@@ -38,17 +44,35 @@ def build_models(model_config):
   return G, D
 
 
+@contextlib.contextmanager
+def dtype_policy(precision):
+  """Sets Keras' global dtype policy to `precision` for the layers created inside the block."""
+  previous = keras.config.dtype_policy()
+  keras.config.set_dtype_policy(precision)
+  try:
+    yield
+  finally:
+    keras.config.set_dtype_policy(previous)
+
+
 def build_optimizer(lr, train_config, variables):
+  """Adam with the run's betas, built on `variables`; loss-scaled under mixed_float16."""
   # Built eagerly on the variables: a lazy build inside a replica context fails.
   opt = keras.optimizers.Adam(learning_rate=lr, beta_1=train_config.beta1,
                               beta_2=train_config.beta2)
+  if train_config.precision == 'mixed_float16':
+    opt = keras.optimizers.LossScaleOptimizer(opt)
   opt.build(variables)
   return opt
 
 
+def _adam(optimizer):
+  return getattr(optimizer, 'inner_optimizer', optimizer)
+
+
 def make_checkpoint(G, D, g_optimizer, d_optimizer, step, rng):
-  return tf.train.Checkpoint(G=G, D=D, g_optimizer=g_optimizer, d_optimizer=d_optimizer,
-                             step=step, rng=rng)
+  return tf.train.Checkpoint(G=G, D=D, g_optimizer=_adam(g_optimizer),
+                             d_optimizer=_adam(d_optimizer), step=step, rng=rng)
 
 
 def checkpoint_path(checkpoint_dir, step):
@@ -113,7 +137,7 @@ class SampleWriter:
     self.x_fixed, c_fixed = next(iter(ds))
     self.targets = [tf.constant(c) for c in labels_lib.create_labels(
         c_fixed.numpy(), data_config.dataset, data_config.selected_attrs)]
-    self._translate = tf.function(lambda x, c: self.G(x, c, training=False))
+    self._translate = tf.function(lambda x, c: tf.cast(self.G(x, c, training=False), tf.float32))
 
   def write(self, step):
     columns = [self.x_fixed.numpy()] + [self._translate(self.x_fixed, c).numpy()
@@ -137,18 +161,28 @@ def train(config, stop_after=None):
   work_dir = t_cfg.work_dir
   ckpt_dir = os.path.join(work_dir, 'checkpoints')
   _check_compatible(config, work_dir)
-  config_lib.save(config, work_dir)
 
+  distribute.configure_cpu_devices(t_cfg.cpu_devices)
   strategy = distribute.make_strategy(t_cfg.strategy)
+  chief = distribute.is_chief(strategy)
+  if chief:
+    config_lib.save(config, work_dir)
   paths, c_org = splits.load_split(d_cfg, 'train')
   if c_org.shape[1] != config.model.c_dim:
     raise ValueError(f'the {d_cfg.dataset} training labels have {c_org.shape[1]} domains but '
                      f'--c_dim={config.model.c_dim}; set --c_dim={c_org.shape[1]}.')
-  logging.info('Training on %d images of %s; %d replica(s).', len(paths), d_cfg.dataset,
-               strategy.num_replicas_in_sync)
+  replicas = strategy.num_replicas_in_sync
+  if d_cfg.batch_size % replicas:
+    raise ValueError(f'--batch_size={d_cfg.batch_size} (the global batch) must be divisible by '
+                     f'the {replicas} replicas of --strategy={t_cfg.strategy}.')
+  task_type, task_id = distribute.task(strategy)
+  logging.info('Training on %d images of %s; %d replica(s), global batch %d%s; precision %s%s.',
+               len(paths), d_cfg.dataset, replicas, d_cfg.batch_size,
+               f'; this is {task_type} {task_id}' if task_type else '', t_cfg.precision,
+               ', XLA' if t_cfg.jit_compile else '')
 
   keras.utils.set_random_seed(t_cfg.seed)  # initial weights follow the seed too
-  with strategy.scope():
+  with strategy.scope(), dtype_policy(t_cfg.precision):
     G, D = build_models(config.model)
     g_optimizer = build_optimizer(t_cfg.g_lr, t_cfg, G.trainable_variables)
     d_optimizer = build_optimizer(t_cfg.d_lr, t_cfg, D.trainable_variables)
@@ -158,15 +192,17 @@ def train(config, stop_after=None):
                f'{D.count_params():,}')
 
   checkpoint = make_checkpoint(G, D, g_optimizer, d_optimizer, step, rng)
-  manager = tf.train.CheckpointManager(checkpoint, ckpt_dir, max_to_keep=t_cfg.max_to_keep)
+  # Every worker saves (a collective operation); only the chief's copy is kept.
+  manager = tf.train.CheckpointManager(checkpoint, distribute.scratch_dir(ckpt_dir, strategy),
+                                       max_to_keep=t_cfg.max_to_keep)
   if t_cfg.resume_iters:
     restore_path = checkpoint_path(ckpt_dir, t_cfg.resume_iters)
   else:
-    restore_path = manager.latest_checkpoint
+    restore_path = tf.train.latest_checkpoint(ckpt_dir)
   if restore_path:
     checkpoint.restore(restore_path).assert_consumed()
-    logging.info('Resumed from %s at step %d.', restore_path, int(step))
-  start = int(step)
+    logging.info('Resumed from %s at step %d.', restore_path, int(step.numpy()))
+  start = int(step.numpy())
   if start >= t_cfg.num_iters:
     logging.info('Step %d >= num_iters %d: nothing to train.', start, t_cfg.num_iters)
     return {}
@@ -174,11 +210,17 @@ def train(config, stop_after=None):
   dataset = pipeline.make_dataset(paths, c_org, d_cfg.crop_size, d_cfg.image_size,
                                   d_cfg.batch_size, training=True, seed=t_cfg.seed,
                                   start_step=start)
-  batches = iter(strategy.experimental_distribute_dataset(dataset))
+  options = tf.data.Options()
+  # Every worker builds the same stream and keeps its share of each global batch.
+  options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+  batches = iter(strategy.experimental_distribute_dataset(dataset.with_options(options)))
   steps = train_step.Steps(G, D, g_optimizer, d_optimizer, config.loss, d_cfg.dataset,
-                           strategy, rng)
-  writer = tf.summary.create_file_writer(os.path.join(work_dir, 'logs'))
-  samples = SampleWriter(G, d_cfg, os.path.join(work_dir, 'samples'))
+                           strategy, rng, jit_compile=t_cfg.jit_compile)
+  if chief:
+    writer = tf.summary.create_file_writer(os.path.join(work_dir, 'logs'))
+    samples = SampleWriter(G, d_cfg, os.path.join(work_dir, 'samples'))
+  else:
+    writer, samples = tf.summary.create_noop_writer(), None
 
   metrics, logged = {}, {}
   lrs = None
@@ -193,8 +235,8 @@ def train(config, stop_after=None):
         g_optimizer.learning_rate.assign(lrs[0])
         d_optimizer.learning_rate.assign(lrs[1])
       x_real, c_real = next(batches)
-      c_trg = steps.targets(c_real)
-      metrics.update(steps.d_step(x_real, c_real, c_trg))
+      c_trg, alpha = steps.draw(c_real)
+      metrics.update(steps.d_step(x_real, c_real, c_trg, alpha))
       if (i + 1) % t_cfg.n_critic == 0:
         metrics.update(steps.g_step(x_real, c_real, c_trg))
       step.assign(i + 1)
@@ -214,9 +256,12 @@ def train(config, stop_after=None):
         if any(not np.isfinite(v) for v in logged.values()):
           raise FloatingPointError(f'non-finite loss at step {done}: {logged}; the last good '
                                    f'checkpoint is {manager.latest_checkpoint}.')
-      if done % t_cfg.sample_step == 0 or last:
+      if samples and (done % t_cfg.sample_step == 0 or last):
         logging.info('Saved samples to %s.', samples.write(done))
       if done % t_cfg.model_save_step == 0 or last:
-        logging.info('Saved checkpoint %s.', manager.save(checkpoint_number=done))
+        saved = manager.save(checkpoint_number=done)
+        if chief:
+          logging.info('Saved checkpoint %s.', saved)
     writer.flush()
+  distribute.remove_scratch(ckpt_dir, strategy)
   return logged

@@ -7,6 +7,13 @@ import pytest
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
+# Two logical CPU devices for the whole session, set before any TensorFlow op runs: the
+# distribution tests mirror over them; everything else runs on the first, as without them.
+NUM_CPU_DEVICES = 2
+from stargan_tf import distribute  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+distribute.configure_cpu_devices(NUM_CPU_DEVICES)
+
 
 def pytest_configure(config):
   config.addinivalue_line(

@@ -59,8 +59,7 @@ def test_d_step_matches_the_loss_formula_and_updates_only_d():
   steps = _steps()
   x, c_org, c_trg = _batch()
   g_before, d_before = _values(steps.G.weights), _values(steps.D.weights)
-  # The step draws alpha from the generator; replay the same draw on a twin generator.
-  alpha = tf.random.Generator.from_seed(0).uniform([4, 1, 1, 1])
+  alpha = tf.constant(np.random.RandomState(2).uniform(size=[4, 1, 1, 1]), tf.float32)
   x_fake = steps.G(x, c_trg)
   src_real, cls_real = steps.D(x)
   src_fake, _ = steps.D(x_fake)
@@ -68,7 +67,7 @@ def test_d_step_matches_the_loss_formula_and_updates_only_d():
   expected_cls = np.mean(np.sum(
       tf.nn.sigmoid_cross_entropy_with_logits(c_org, cls_real).numpy(), axis=1))
 
-  metrics = steps.d_step(x, c_org, c_trg)
+  metrics = steps.d_step(x, c_org, c_trg, alpha)
   assert set(metrics) == {'D/loss_real', 'D/loss_fake', 'D/loss_cls', 'D/loss_gp', 'D/loss'}
   np.testing.assert_allclose(metrics['D/loss_real'], -np.mean(src_real), rtol=1e-5)
   np.testing.assert_allclose(metrics['D/loss_fake'], np.mean(src_fake), rtol=1e-5)
@@ -80,6 +79,19 @@ def test_d_step_matches_the_loss_formula_and_updates_only_d():
   for before, after in zip(g_before, _values(steps.G.weights)):
     np.testing.assert_array_equal(before, after)
   assert any(not np.array_equal(b, a) for b, a in zip(d_before, _values(steps.D.weights)))
+
+
+def test_draw_permutes_the_batch_labels_and_draws_uniform_alphas():
+  steps = _steps(seed=5)
+  c_org = tf.constant(np.random.RandomState(0).randint(0, 2, [64, 3]).astype(np.float32))
+  c_trg, alpha = steps.draw(c_org)
+  assert sorted(map(tuple, c_trg.numpy())) == sorted(map(tuple, c_org.numpy()))
+  assert alpha.shape == (64, 1, 1, 1)
+  assert 0 <= alpha.numpy().min() and alpha.numpy().max() < 1 and alpha.numpy().std() > 0.2
+  # Seeded: the same seed gives the same draws, another seed others.
+  twin, other = _steps(seed=5), _steps(seed=6)  # kept alive: tf.function holds them weakly
+  np.testing.assert_array_equal(twin.draw(c_org)[1], alpha)
+  assert not np.array_equal(other.draw(c_org)[1], alpha)
 
 
 def test_g_step_uses_target_for_cls_and_source_for_reconstruction():

@@ -1,0 +1,228 @@
+"""Strategies, precisions and XLA: the same updates whatever the replica count, resumable across
+strategies, two real worker processes, finite mixed-precision training.
+
+The session has two logical CPU devices (conftest.py), so `mirrored` runs two replicas here.
+"""
+
+import dataclasses
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import conftest
+from stargan_tf import config as config_lib
+from stargan_tf import distribute
+from stargan_tf import train_step
+from stargan_tf import trainer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODEL = config_lib.ModelConfig(c_dim=3, image_size=16, g_conv_dim=4, d_conv_dim=4,
+                               g_repeat_num=1, d_repeat_num=2)
+BATCH = 4
+
+
+def _with_train(config, **values):
+  return dataclasses.replace(config, train=dataclasses.replace(config.train, **values))
+
+
+def _batch():
+  r = np.random.RandomState(1)
+  return (r.uniform(-1, 1, [BATCH, 16, 16, 3]).astype(np.float32),
+          r.randint(0, 2, [BATCH, 3]).astype(np.float32),
+          r.randint(0, 2, [BATCH, 3]).astype(np.float32),
+          r.uniform(size=[BATCH, 1, 1, 1]).astype(np.float32))
+
+
+def _steps(strategy, weights=None, precision='float32', jit_compile=False):
+  train = config_lib.TrainConfig(precision=precision)
+  keras.utils.set_random_seed(0)
+  with strategy.scope(), trainer.dtype_policy(precision):
+    G, D = trainer.build_models(MODEL)
+    if weights:
+      G.set_weights(weights[0])
+      D.set_weights(weights[1])
+    g_opt = trainer.build_optimizer(train.g_lr, train, G.trainable_variables)
+    d_opt = trainer.build_optimizer(train.d_lr, train, D.trainable_variables)
+    rng = tf.random.Generator.from_seed(0)
+  return train_step.Steps(G, D, g_opt, d_opt, config_lib.LossConfig(), 'CelebA', strategy, rng,
+                          jit_compile=jit_compile)
+
+
+def _split(strategy, array):
+  """The global batch `array` as per-replica slices (replica i gets rows [i*k, (i+1)*k))."""
+  per_replica = len(array) // strategy.num_replicas_in_sync
+
+  def part(context):
+    i = context.replica_id_in_sync_group
+    return tf.constant(array[i * per_replica:(i + 1) * per_replica])
+
+  return strategy.experimental_distribute_values_from_function(part)
+
+
+def _one_iteration(steps, strategy):
+  x, c_org, c_trg, alpha = (_split(strategy, a) for a in _batch())
+  d_metrics = steps.d_step(x, c_org, c_trg, alpha)
+  g_metrics = steps.g_step(x, c_org, c_trg)
+  return {k: float(v) for k, v in {**d_metrics, **g_metrics}.items()}
+
+
+def _state(steps):
+  """{'G/<i> <name>': value} of the weights and optimizer variables, numbered in model order."""
+  state = {}
+  for prefix, variables in (('G', steps.G.weights), ('D', steps.D.weights),
+                            ('g_opt', steps.g_optimizer.variables),
+                            ('d_opt', steps.d_optimizer.variables)):
+    for i, v in enumerate(variables):
+      # Paths contain the model's unique name (generator, generator_1, ...): keep the last part.
+      state[f'{prefix}/{i} {v.path.rsplit("/", 1)[-1].rsplit("_", 1)[-1]}'] = v.numpy()
+  return state
+
+
+def test_two_logical_cpu_devices_are_configured():
+  assert len(tf.config.list_logical_devices('CPU')) == conftest.NUM_CPU_DEVICES
+  assert distribute.make_strategy('mirrored').num_replicas_in_sync == conftest.NUM_CPU_DEVICES
+
+
+def test_configuring_devices_too_late_names_the_flag():
+  with pytest.raises(RuntimeError, match='--cpu_devices=3: TensorFlow already initialised'):
+    distribute.configure_cpu_devices(3)
+
+
+@pytest.mark.parametrize('jit_compile', [False, True])
+def test_mirrored_updates_equal_the_default_strategy(jit_compile):
+  """One D and one G update on 2 replicas = the same on 1 device, same global batch and draws."""
+  default = tf.distribute.get_strategy()
+  single = _steps(default)
+  mirrored_strategy = distribute.make_strategy('mirrored')
+  assert mirrored_strategy.num_replicas_in_sync == 2
+  mirrored = _steps(mirrored_strategy, weights=(single.G.get_weights(), single.D.get_weights()),
+                    jit_compile=jit_compile)
+  before = _state(single)
+  metrics_single = _one_iteration(single, default)
+  metrics_mirrored = _one_iteration(mirrored, mirrored_strategy)
+  for name in metrics_single:
+    np.testing.assert_allclose(metrics_mirrored[name], metrics_single[name], rtol=1e-5,
+                               atol=1e-6, err_msg=name)
+  a, b = _state(single), _state(mirrored)
+  assert a.keys() == b.keys()
+  assert any(not np.array_equal(before[k], a[k]) for k in a if k.startswith('D/'))
+  assert any(not np.array_equal(before[k], a[k]) for k in a if k.startswith('G/'))
+  for name in a:
+    np.testing.assert_allclose(b[name], a[name], rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+def test_replicas_draw_independent_random_numbers():
+  strategy = distribute.make_strategy('mirrored')
+  steps = _steps(strategy)
+  c = _split(strategy, np.zeros([8, 3], np.float32))
+  _, alpha = steps.draw(c)
+  first, second = (a.numpy().ravel() for a in strategy.experimental_local_results(alpha))
+  assert not np.allclose(first, second)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('first, second', [('mirrored', 'default'), ('default', 'mirrored')])
+def test_checkpoint_resumes_under_another_strategy(tiny_config, first, second):
+  config = _with_train(tiny_config, num_iters=4, model_save_step=2, strategy=first)
+  trainer.train(config, stop_after=2)
+  metrics = trainer.train(_with_train(config, strategy=second))
+  assert metrics and all(np.isfinite(v) for v in metrics.values())
+  ckpt_dir = os.path.join(config.train.work_dir, 'checkpoints')
+  assert tf.train.latest_checkpoint(ckpt_dir).endswith('ckpt-4')
+  reader = tf.train.load_checkpoint(os.path.join(ckpt_dir, 'ckpt-4'))
+  assert reader.get_tensor('step/.ATTRIBUTES/VARIABLE_VALUE') == 4
+  assert reader.get_tensor('d_optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE') == 4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('precision', config_lib.PRECISIONS)
+def test_each_precision_trains_with_finite_losses(tiny_config, precision):
+  config = _with_train(tiny_config, num_iters=2, n_critic=1, precision=precision)
+  metrics = trainer.train(config)
+  assert {'D/loss', 'G/loss', 'D/loss_gp', 'G/loss_rec'} <= set(metrics)
+  assert all(np.isfinite(v) for v in metrics.values()), metrics
+  # The checkpoint holds the plain Adam state whatever the precision (resumable across them).
+  names = [n for n, _ in tf.train.list_variables(
+      tf.train.latest_checkpoint(os.path.join(config.train.work_dir, 'checkpoints')))]
+  assert not any('loss_scale' in n or 'dynamic_scale' in n for n in names)
+  assert 'g_optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE' in names
+
+
+def test_float16_uses_loss_scaling():
+  steps = _steps(tf.distribute.get_strategy(), precision='mixed_float16')
+  assert isinstance(steps.g_optimizer, keras.optimizers.LossScaleOptimizer)
+  assert steps.G.conv_in.compute_dtype == 'float16' and steps.G.conv_in.kernel.dtype == 'float32'
+  metrics = _one_iteration(steps, tf.distribute.get_strategy())
+  assert all(np.isfinite(v) for v in metrics.values())
+
+
+BF16_TOLERANCE = 0.1  # max |G_bf16 - G_fp32| in [-1, 1] units on the same weights
+
+
+def test_bfloat16_generator_stays_close_to_float32():
+  x, c, _, _ = _batch()
+  keras.utils.set_random_seed(3)
+  G32, _ = trainer.build_models(MODEL)
+  with trainer.dtype_policy('mixed_bfloat16'):
+    G16, _ = trainer.build_models(MODEL)
+  G16.set_weights(G32.get_weights())
+  y32 = G32(x, c).numpy()
+  y16 = G16(x, c)
+  assert y16.dtype == tf.bfloat16
+  diff = np.abs(tf.cast(y16, tf.float32).numpy() - y32)
+  assert diff.max() < BF16_TOLERANCE and diff.mean() < BF16_TOLERANCE / 5, (diff.max(), diff.mean())
+  assert keras.config.dtype_policy().name == 'float32'  # the policy was restored
+
+
+def _free_ports(n):
+  sockets = [socket.socket() for _ in range(n)]
+  for s in sockets:
+    s.bind(('127.0.0.1', 0))
+  ports = [s.getsockname()[1] for s in sockets]
+  for s in sockets:
+    s.close()
+  return ports
+
+
+@pytest.mark.slow
+def test_two_worker_processes_train_and_the_chief_checkpoint_restores(tmp_path, synthetic_dir):
+  work_dir = tmp_path / 'multi'
+  workers = [f'127.0.0.1:{p}' for p in _free_ports(2)]
+  args = [sys.executable, '-m', 'stargan_tf.train', '--flagfile=configs/synthetic.flags',
+          '--strategy=multi_worker', f'--work_dir={work_dir}',
+          f'--attr_path={synthetic_dir}/list_attr_celeba.txt',
+          f'--celeba_image_dir={synthetic_dir}/img_align_celeba', '--synthetic_images=0',
+          '--test_size=17', '--g_conv_dim=8', '--d_conv_dim=8', '--g_repeat_num=1',
+          '--num_iters=4', '--num_iters_decay=0', '--n_critic=2', '--log_step=2',
+          '--model_save_step=2', '--batch_size=4']
+  processes = []
+  try:
+    for index in range(2):
+      tf_config = {'cluster': {'worker': workers}, 'task': {'type': 'worker', 'index': index}}
+      env = dict(os.environ, PYTHONPATH=ROOT, TF_CONFIG=json.dumps(tf_config))
+      processes.append(subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, text=True))
+    outputs = [p.communicate(timeout=420)[0] for p in processes]
+  finally:
+    for p in processes:
+      if p.poll() is None:
+        p.kill()
+        p.wait()
+  for index, (p, out) in enumerate(zip(processes, outputs)):
+    assert p.returncode == 0, f'worker {index}:\n{out[-3000:]}'
+  assert 'this is worker 0' in outputs[0] and 'this is worker 1' in outputs[1]
+  assert '2 replica(s), global batch 4' in outputs[0]
+  assert 'Saved checkpoint' in outputs[0] and 'Saved checkpoint' not in outputs[1]
+  # Only the chief's outputs remain; the other worker's scratch copies were removed.
+  assert sorted(os.listdir(work_dir)) == ['checkpoints', 'config.json', 'logs', 'samples']
+  assert not os.path.exists(tmp_path / '.workers') and not os.path.exists(work_dir / '.workers')
+  config, G, _ = trainer.restore_models(str(work_dir))
+  assert config.train.strategy == 'multi_worker'
+  assert G(tf.zeros([1, 32, 32, 3]), tf.zeros([1, 5])).shape == (1, 32, 32, 3)
