@@ -35,6 +35,7 @@ setuptools.setup(
             'stargan-evaluate=stargan_tf.evaluate:run',
             'stargan-tflite=stargan_tf.tflite:run',
             'stargan-export=stargan_tf.export:run',
+            'stargan-cache=stargan_tf.data.cache:run',
         ],
     },
 )

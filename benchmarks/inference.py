@@ -34,6 +34,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+import machine  # benchmarks/machine.py, beside this script
 from stargan_tf import export
 from stargan_tf import labels as labels_lib
 from stargan_tf import models
@@ -52,24 +53,12 @@ flags.DEFINE_integer('num_calibration', 16, 'Calibration images for the int8 mod
                      'not depend on how good the calibration is).')
 
 
-def cpu_model():
-  try:
-    with open('/proc/cpuinfo') as f:
-      for line in f:
-        if line.startswith('model name'):
-          return line.split(':', 1)[1].strip()
-  except OSError:
-    pass
-  return platform.processor() or platform.machine()
-
-
 def header(image_size, num_threads):
-  cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
-  load = ', '.join(f'{v:.1f}' for v in os.getloadavg())
   return '\n'.join([
       f'# G inference, {image_size}x{image_size}, c_dim 5, conv_dim 64, 6 residual blocks',
       f'# date        {datetime.datetime.now().isoformat(timespec="minutes")}',
-      f'# machine     {cpu_model()}, {cores} cores usable, load average {load} at start',
+      f'# machine     {machine.cpu_model()}, {machine.usable_cores()} cores usable, load average '
+      f'{machine.load_average()} at start',
       f'# versions    Python {platform.python_version()}, TensorFlow {tf.__version__}, '
       f'Keras {keras.__version__}, ai-edge-litert {ai_edge_litert.__version__}',
       f'# TFLite      {num_threads} interpreter threads; batch N = N sequential batch-1 invokes',
@@ -115,9 +104,7 @@ def make_callables(row, G, saved_model_dir, model_dir, image_size, num_threads, 
 def main(argv):
   del argv
   f = flags.FLAGS
-  unknown = sorted(set(f.rows) - set(ROWS))
-  if unknown:
-    raise app.UsageError(f'--rows: unknown {", ".join(unknown)}; valid: {", ".join(ROWS)}.')
+  machine.check_rows(f.rows, ROWS)
   batch_sizes = [int(b) for b in f.batch_sizes]
   keras.utils.set_random_seed(0)
   G = models.Generator(conv_dim=64, c_dim=5, repeat_num=6)

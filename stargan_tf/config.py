@@ -37,6 +37,12 @@ class DataConfig:
   # > 0: write the built-in synthetic dataset with this many images to the CelebA paths if absent.
   synthetic_images: int = 0
   synthetic_seed: int = 0
+  # Folder written by `python -m stargan_tf.data.cache` (preprocessed uint8 images); '' decodes
+  # the source images.
+  cache_dir: str = ''
+  # False lets parallel reads finish out of order; resumed runs then no longer see exactly the
+  # batches of an uninterrupted run.
+  deterministic_input: bool = True
 
   @property
   def crop_size(self):
@@ -131,6 +137,9 @@ class Config:
       raise ValueError(f'--strategy={t.strategy!r}: expected one of {", ".join(STRATEGIES)}.')
     if t.precision not in PRECISIONS:
       raise ValueError(f'--precision={t.precision!r}: expected one of {", ".join(PRECISIONS)}.')
+    if t.strategy == 'multi_worker' and not d.deterministic_input:
+      raise ValueError('--deterministic_input=false cannot be used with --strategy=multi_worker: '
+                       'every worker must build the same input stream to take its share of it.')
     if t.cpu_devices < 0:
       raise ValueError(f'--cpu_devices={t.cpu_devices}: expected 0 (leave the CPU as one device) '
                        'or a positive number of logical devices.')

@@ -47,6 +47,12 @@ def define_train_flags():
                        'synthetic dataset with this many images to --attr_path\'s folder when it '
                        'is absent.')
   flags.DEFINE_integer('synthetic_seed', _D.synthetic_seed, 'Seed of the synthetic dataset.')
+  flags.DEFINE_string('cache_dir', _D.cache_dir, 'Folder of preprocessed images written by '
+                      '`python -m stargan_tf.data.cache` with the same data flags; empty: decode '
+                      'the source images every epoch.')
+  flags.DEFINE_boolean('deterministic_input', _D.deterministic_input, 'Keep the input order a '
+                       'pure function of (seed, step), so resumed runs see the same batches; '
+                       'false lets parallel reads finish out of order (faster on slow disks).')
   # Training.
   flags.DEFINE_string('work_dir', _T.work_dir, 'Run folder: checkpoints/, samples/, logs/, '
                       'config.json.')
@@ -90,7 +96,8 @@ def config_from_flags():
       rafd_test_dir=f.rafd_test_dir, selected_attrs=tuple(f.selected_attrs),
       celeba_crop_size=f.celeba_crop_size, rafd_crop_size=f.rafd_crop_size,
       image_size=f.image_size, batch_size=f.batch_size, test_size=f.test_size,
-      synthetic_images=f.synthetic_images, synthetic_seed=f.synthetic_seed)
+      synthetic_images=f.synthetic_images, synthetic_seed=f.synthetic_seed,
+      cache_dir=f.cache_dir, deterministic_input=f.deterministic_input)
   model = config_lib.ModelConfig(
       c_dim=f.c_dim, image_size=f.image_size, g_conv_dim=f.g_conv_dim, d_conv_dim=f.d_conv_dim,
       g_repeat_num=f.g_repeat_num, d_repeat_num=f.d_repeat_num)

@@ -209,7 +209,8 @@ def train(config, stop_after=None):
 
   dataset = pipeline.make_dataset(paths, c_org, d_cfg.crop_size, d_cfg.image_size,
                                   d_cfg.batch_size, training=True, seed=t_cfg.seed,
-                                  start_step=start)
+                                  start_step=start, deterministic=d_cfg.deterministic_input,
+                                  cache_dir=d_cfg.cache_dir or None)
   options = tf.data.Options()
   # Every worker builds the same stream and keeps its share of each global batch.
   options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA

@@ -28,6 +28,13 @@ def test_defaults_are_the_paper_settings():
     ({'data': {'image_size': 96}, 'model': {'image_size': 96}}, 'divisible by 2\\*\\*d_repeat_num'),
     ({'train': {'num_iters_decay': 300000}}, '--num_iters_decay=300000'),
     ({'train': {'n_critic': 0}}, '--n_critic=0'),
+    ({'train': {'strategy': 'tpu'}}, "--strategy='tpu': expected one of default, mirrored, "
+     'multi_worker'),
+    ({'train': {'precision': 'float16'}}, "--precision='float16': expected one of float32, "
+     'mixed_bfloat16, mixed_float16'),
+    ({'train': {'cpu_devices': -1}}, '--cpu_devices=-1'),
+    ({'train': {'strategy': 'multi_worker'}, 'data': {'deterministic_input': False}},
+     '--deterministic_input=false cannot be used with --strategy=multi_worker'),
 ])
 def test_validate_names_the_bad_setting(sections, message):
   with pytest.raises(ValueError, match=message):

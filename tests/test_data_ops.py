@@ -5,6 +5,7 @@ from PIL import Image
 import pytest
 import tensorflow as tf
 
+import photos
 from stargan_tf.data import ops
 
 
@@ -123,3 +124,106 @@ def test_too_small_image_fails_inside_tf_data_naming_the_file(tmp_path):
   ds = tf.data.Dataset.from_tensor_slices([path]).map(lambda p: ops.load_image(p, 24, 16))
   with pytest.raises(tf.errors.InvalidArgumentError, match='small.png'):
     next(iter(ds))
+
+
+def _write_jpeg(path, array, subsampling=2, progressive=False):
+  return photos.write(path, array, quality=90, subsampling=subsampling, progressive=progressive)
+
+
+def _reference_crop(path, crop_size, flip):
+  """The reference order on the whole decoded image: mirror, then center crop."""
+  image = ops.decode(tf.io.read_file(path))
+  return ops.center_crop(image[:, ::-1] if flip else image, crop_size).numpy()
+
+
+def test_flip_decision_is_the_decision_of_stateless_random_flip_left_right():
+  probe = tf.constant([[[0], [1]]])  # mirrored iff the first pixel becomes 1
+  decisions = []
+  for seed in [[s, 7 * s + 1] for s in range(64)]:
+    seed = tf.constant(seed, tf.int64)
+    flipped = tf.image.stateless_random_flip_left_right(probe, seed)[0, 0, 0] == 1
+    assert bool(ops.flip_decision(seed)) == bool(flipped)
+    decisions.append(bool(flipped))
+  assert 16 <= sum(decisions) <= 48
+
+
+def test_crop_offsets_of_the_mirrored_image_shift_right_when_the_margin_is_odd():
+  # Width 7, crop 4: unmirrored columns 1..4; the mirrored image's crop covers columns 5..2.
+  assert [int(v) for v in ops.crop_offsets(5, 7, 4, False)] == [0, 1]
+  assert [int(v) for v in ops.crop_offsets(5, 7, 4, True)] == [0, 2]
+  assert [int(v) for v in ops.crop_offsets(5, 8, 4, True)] == [0, 2]  # even margin: the same
+
+
+# (height, width, crop): odd and even margins in both directions; windows away from every border
+# (where libjpeg's chroma upsampling at the window's edges would show) and touching them.
+JPEG_GEOMETRIES = [(41, 31, 24), (40, 32, 24), (39, 30, 25), (30, 30, 30), (16, 57, 16),
+                   (218, 178, 178)]
+
+
+@pytest.mark.parametrize('subsampling, progressive', [(0, False), (1, False), (2, False),
+                                                      (2, True)])
+def test_fast_jpeg_path_equals_decoding_the_whole_image(tmp_path, subsampling, progressive):
+  for i, (height, width, crop) in enumerate(JPEG_GEOMETRIES):
+    path = _write_jpeg(tmp_path / f'{i}.jpg', photos.photo(height, width, seed=i), subsampling,
+                       progressive)
+    contents = tf.io.read_file(path)
+    for flip in (False, True):
+      expected = _reference_crop(path, crop, flip)
+      fast = ops.decode_center_crop(contents, crop, flip).numpy()
+      generic = ops.decode_center_crop(contents, crop, flip, fast_jpeg=False).numpy()
+      assert fast.shape == (crop, crop, 3)
+      np.testing.assert_array_equal(fast, expected, err_msg=f'{(height, width, crop, flip)}')
+      np.testing.assert_array_equal(generic, expected)
+
+
+def test_fast_jpeg_path_is_the_same_inside_tf_data(tmp_path):
+  paths = [_write_jpeg(tmp_path / f'{i}.jpg', photos.photo(41, 31 + i, seed=i)) for i in range(4)]
+  seeds = np.array([[5, i] for i in range(4)], np.int64)
+  ds = tf.data.Dataset.from_tensor_slices((paths, seeds)).map(
+      lambda p, s: (ops.load_image(p, 24, 16, flip_seed=s),
+                    ops.load_image(p, 24, 16, flip_seed=s, fast_jpeg=False)),
+      num_parallel_calls=2)
+  flips = []
+  for (fast, generic), path, seed in zip(ds, paths, seeds):
+    flip = bool(ops.flip_decision(seed))
+    flips.append(flip)
+    expected = ops.normalize(ops.resize(_reference_crop(path, 24, flip), 16)).numpy()
+    np.testing.assert_array_equal(fast.numpy(), expected)
+    np.testing.assert_array_equal(generic.numpy(), expected)
+  assert len(set(flips)) == 2  # both branches were exercised
+
+
+def test_png_and_greyscale_jpeg_take_their_paths_with_the_same_result(tmp_path):
+  png = _write_png(tmp_path / 'x.png', photos.photo(41, 31))
+  grey = str(tmp_path / 'g.jpg')
+  Image.fromarray(photos.photo(41, 31)).convert('L').save(grey, quality=90)
+  for path in (png, grey):
+    for flip in (False, True):
+      out = ops.decode_center_crop(tf.io.read_file(path), 24, flip).numpy()
+      np.testing.assert_array_equal(out, _reference_crop(path, 24, flip))
+
+
+def test_too_small_jpeg_fails_naming_the_file_eagerly_and_in_tf_data(tmp_path):
+  path = _write_jpeg(tmp_path / 'tiny.jpg', photos.photo(20, 30))
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match=r'(?s)tiny\.jpg.*smaller than crop_size'):
+    ops.load_image(path, 24, 16)
+  ds = tf.data.Dataset.from_tensor_slices([path]).map(lambda p: ops.load_image(p, 24, 16))
+  with pytest.raises(tf.errors.InvalidArgumentError, match='tiny.jpg'):
+    next(iter(ds))
+
+
+def test_image_shape_reads_jpeg_headers_and_decodes_others(tmp_path):
+  jpeg = _write_jpeg(tmp_path / 'x.jpg', photos.photo(41, 31))
+  png = _write_png(tmp_path / 'x.png', photos.photo(17, 12))
+  assert ops.image_shape(tf.io.read_file(jpeg)).numpy().tolist() == [41, 31]
+  assert ops.image_shape(tf.io.read_file(png)).numpy().tolist() == [17, 12]
+
+
+def test_read_image_is_load_image_before_normalising(tmp_path):
+  path = _write_jpeg(tmp_path / 'x.jpg', photos.photo(41, 31))
+  seed = tf.constant([1, 2], tf.int64)
+  raw = ops.read_image(path, 24, 16, ops.flip_decision(seed)).numpy()
+  assert raw.dtype == np.float32 and raw.max() > 1.0
+  np.testing.assert_array_equal(ops.normalize(raw).numpy(),
+                                ops.load_image(path, 24, 16, flip_seed=seed).numpy())

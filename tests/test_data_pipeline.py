@@ -2,7 +2,9 @@
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
+import photos
 from stargan_tf.data import celeba, ops, pipeline, synthetic
 
 NUM_IMAGES = 23  # not a multiple of the batch size: batches straddle epoch boundaries
@@ -98,3 +100,59 @@ def test_labels_must_match_paths(split):
   paths, labels = split
   with pytest.raises(ValueError, match=r'labels of shape \[22, c\]'):
     pipeline.make_dataset(paths[:22], labels, 178, SIZE, BATCH, training=False)
+
+
+@pytest.fixture(scope='module')
+def odd_margin_split(tmp_path_factory):
+  """9 JPEGs (4:2:0) whose width margin around a 24-pixel crop is odd or even, and a PNG."""
+  root = tmp_path_factory.mktemp('odd')
+  paths = []
+  for i in range(9):
+    paths.append(photos.write(root / f'{i}.jpg', photos.photo(30 + i, 31 + i % 2, seed=i),
+                              quality=90))
+  paths.append(photos.write(root / 'last.png', photos.photo(33, 27, seed=9)))
+  labels = np.arange(20, dtype=np.float32).reshape(10, 2)
+  return paths, labels
+
+
+def _by_definition(paths, labels, num_elements, seed):
+  """The stream the module docstring defines, built the slow, obvious way."""
+  n = len(paths)
+  images, rows = [], []
+  for k in range(num_elements):
+    order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64),
+                                                     seed=[seed, k // n]).numpy()
+    i = order[k % n]
+    image = ops.decode(tf.io.read_file(paths[i]))
+    image = tf.image.stateless_random_flip_left_right(image, seed=tf.constant([seed, k], tf.int64))
+    images.append(ops.normalize(ops.resize(ops.center_crop(image, 24), 16)).numpy())
+    rows.append(labels[i])
+  return np.stack(images), np.stack(rows)
+
+
+@pytest.mark.parametrize('fast_jpeg', [True, False])
+def test_training_stream_is_the_defined_one_with_odd_margins(odd_margin_split, fast_jpeg):
+  paths, labels = odd_margin_split
+  ds = pipeline.make_dataset(paths, labels, 24, 16, 4, training=True, seed=3, start_step=1,
+                             fast_jpeg=fast_jpeg)
+  x, y = (np.concatenate(t) for t in zip(*[(x.numpy(), y.numpy()) for x, y in ds.take(6)]))
+  expected_x, expected_y = _by_definition(paths, labels, 4 + 24, seed=3)
+  np.testing.assert_array_equal(y, expected_y[4:])
+  np.testing.assert_array_equal(x, expected_x[4:])
+
+
+def _element_keys(batches):
+  return [x.tobytes() + y.tobytes() for xs, ys in batches for x, y in zip(xs, ys)]
+
+
+def test_nondeterministic_stream_has_the_same_elements_up_to_local_reordering(split):
+  # 23 images, batch 4: 12 batches are two epochs and a bit. Out-of-order reads only swap
+  # elements that were read at the same time, so the first 8 batches of the ordered stream are
+  # all among the first 12 unordered batches, which are all among the first 16 ordered ones.
+  ordered = _element_keys(_train(split, 16))
+  unordered_batches = _train(split, 12, deterministic=False)
+  unordered = _element_keys(unordered_batches)
+  assert len(unordered) == 48 and all(x.shape == (BATCH, SIZE, SIZE, 3)
+                                      for x, _ in unordered_batches)
+  assert set(ordered[:32]) <= set(unordered)
+  assert set(unordered) <= set(ordered)

@@ -137,3 +137,19 @@ def test_rafd_training_and_label_width_check(tiny_config, tmp_path):
                                                         work_dir=str(tmp_path / 'wrong')))
   with pytest.raises(ValueError, match='labels have 3 domains but --c_dim=8; set --c_dim=3'):
     trainer.train(wrong)
+
+
+@pytest.mark.slow
+def test_trains_from_an_image_cache(tiny_config, tmp_path):
+  """--cache_dir: the same run reads preprocessed images instead of decoding the JPEGs."""
+  from stargan_tf.data import cache  # pylint: disable=g-import-not-at-top
+  cache_dir = str(tmp_path / 'cache')
+  cache.write_cache_for_config(tiny_config.data, cache_dir)
+  config = dataclasses.replace(
+      tiny_config, data=dataclasses.replace(tiny_config.data, cache_dir=cache_dir))
+  metrics = trainer.train(_with_train(config, num_iters=2))
+  assert metrics and all(np.isfinite(v) for v in metrics.values())
+  missing = dataclasses.replace(
+      config, data=dataclasses.replace(config.data, cache_dir=str(tmp_path / 'none')))
+  with pytest.raises(FileNotFoundError, match='none'):
+    trainer.train(_with_train(missing, work_dir=str(tmp_path / 'run2')))

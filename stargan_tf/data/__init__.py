@@ -1,1 +1,1 @@
-"""Datasets: CelebA and RaFD readers, the built-in synthetic dataset, and tf.data pipelines."""
+"""Datasets: CelebA and RaFD readers, synthetic data, tf.data pipelines, an image cache."""

@@ -2,16 +2,24 @@
 
 Training streams are a pure function of (paths, labels, seed, step): epoch e visits the examples
 in the order `stateless_shuffle(range(N), seed=[seed, e])`, and element k of the endless stream
-(k = e * N + position) is flipped with `stateless_random_flip_left_right(seed=[seed, k])`. A run
-resumed at step s therefore starts at element s * batch_size, found by arithmetic without reading
-or decoding anything before it, and sees exactly the batches an uninterrupted run would have seen
-from step s on. Nothing depends on TensorFlow's global seed or on how many times a dataset was
-iterated.
+(k = e * N + position) is flipped as `stateless_random_flip_left_right(seed=[seed, k])` would flip
+it. A run resumed at step s therefore starts at element s * batch_size, found by arithmetic without
+reading or decoding anything before it, and sees exactly the batches an uninterrupted run would
+have seen from step s on. Nothing depends on TensorFlow's global seed or on how many times a
+dataset was iterated.
+
+Images are read either from the source files (JPEGs decode only their crop window, see
+`ops.decode_window`) or from a preprocessed cache (`cache.py`), by a parallel map with tf.data's
+autotuning, and normalised per batch (half the CPU time of normalising each image of the cache).
+tf.data's default options are kept: setting a private thread pool, max_intra_op_parallelism=1 or
+experimental_slack changed neither throughput nor CPU time per image beyond run-to-run noise on
+2 cores (benchmarks/input_pipeline.py).
 """
 
 import numpy as np
 import tensorflow as tf
 
+from stargan_tf.data import cache
 from stargan_tf.data import ops
 
 
@@ -25,7 +33,22 @@ def _check(paths, labels):
   return list(paths), labels
 
 
-def make_dataset(paths, labels, crop_size, image_size, batch_size, training, seed=0, start_step=0):
+def _image_reader(paths, crop_size, image_size, cache_dir, fast_jpeg):
+  """read(index, flip) -> image i in [0, 255], [S, S, 3] (uint8 from a cache, else float32)."""
+  if cache_dir:
+    files, mirror_files = cache.lookup(cache_dir, paths, crop_size, image_size)
+    files_t, mirror_files_t = tf.constant(files), tf.constant(mirror_files)
+    return lambda i, flip: cache.read_image(files_t[i], mirror_files_t[i], image_size, flip)
+  paths_t = tf.constant(paths)
+  return lambda i, flip: ops.read_image(paths_t[i], crop_size, image_size, flip, fast_jpeg)
+
+
+def _normalize_batch(images, labels):
+  return ops.normalize(images), labels
+
+
+def make_dataset(paths, labels, crop_size, image_size, batch_size, training, seed=0, start_step=0,
+                 deterministic=True, cache_dir=None, fast_jpeg=True):
   """Builds the input pipeline of one split.
 
   Args:
@@ -39,17 +62,34 @@ def make_dataset(paths, labels, crop_size, image_size, batch_size, training, see
     seed: shuffle and flip seed (training only).
     start_step: training step to resume at; the first batch is the one an uninterrupted run
       would get at that step.
+    deterministic: training only. False lets parallel reads finish out of order, which helps
+      when read times vary (slow or network disks; from the page cache it measured no faster):
+      every epoch still visits each image once with the same flips, but which images share a
+      batch varies slightly from run to run, so a resumed run no longer sees exactly the batches
+      of an uninterrupted one. Evaluation always keeps file order.
+    cache_dir: a folder written by `cache.write_cache` (or `python -m stargan_tf.data.cache`)
+      holding these paths at these sizes, to read instead of the source images; None or '' to
+      read the sources. Cached images differ from decoded ones by the uint8 rounding of the
+      cache (at most 1/255 after normalising), see `cache.py`.
+    fast_jpeg: decode only the crop window of JPEG files (identical output, less work on images
+      much larger than the crop); False decodes whole images (for comparison and benchmarks).
 
   Returns:
     tf.data.Dataset of (images float32 [B, S, S, 3] in [-1, 1], labels float32 [B, c]).
+
+  Raises:
+    ValueError: inconsistent arguments, or a cache that does not match (names the folder and
+      what differs).
   """
   paths, labels = _check(paths, labels)
+  read = _image_reader(paths, crop_size, image_size, cache_dir, fast_jpeg)
+  labels_t = tf.constant(labels)
   if not training:
-    ds = tf.data.Dataset.from_tensor_slices((paths, labels))
-    ds = ds.map(lambda path, label: (ops.load_image(path, crop_size, image_size), label),
-                num_parallel_calls=tf.data.AUTOTUNE,
-                deterministic=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    ds = tf.data.Dataset.range(len(paths)).map(lambda i: (read(i, False), labels_t[i]),
+                                                num_parallel_calls=tf.data.AUTOTUNE,
+                                                deterministic=True)
+    ds = ds.batch(batch_size).map(_normalize_batch)
+    return ds.prefetch(tf.data.AUTOTUNE)
 
   n = len(paths)
   if n < batch_size:
@@ -58,8 +98,6 @@ def make_dataset(paths, labels, crop_size, image_size, batch_size, training, see
     raise ValueError(f'start_step must be >= 0, got {start_step}.')
   first_epoch, offset = divmod(start_step * batch_size, n)
   seed = tf.constant(seed, tf.int64)
-  paths_t = tf.constant(paths)
-  labels_t = tf.constant(labels)
 
   def epoch_order(epoch):
     order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64),
@@ -67,13 +105,11 @@ def make_dataset(paths, labels, crop_size, image_size, batch_size, training, see
     return tf.data.Dataset.from_tensor_slices(order)
 
   def load(element, index):
-    image = ops.load_image(paths_t[index],
-                           crop_size,
-                           image_size,
-                           flip_seed=tf.stack([seed, element]))
-    return image, labels_t[index]
+    flip = ops.flip_decision(tf.stack([seed, element]))
+    return read(index, flip), labels_t[index]
 
   ds = tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max).flat_map(epoch_order)
   ds = ds.enumerate(start=first_epoch * n).skip(offset)
-  ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+  ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+  ds = ds.batch(batch_size, drop_remainder=True).map(_normalize_batch)
+  return ds.prefetch(tf.data.AUTOTUNE)
