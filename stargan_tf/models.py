@@ -61,10 +61,13 @@ def _instance_norm(name):
 
 
 CONV_IMPLS = ('auto', 'native', 'transposed', 'patches')
-# 'auto' computes a convolution from patches when its output has at most this many pixels, and
-# as a transposed convolution when its input has at least this many times more channels than it
-# has filters (measured: a win for 64 -> 3 and 2048 -> 1, a loss for 256 -> 256).
+# 'auto' computes a convolution from patches when its output has at most this many pixels and its
+# input at least this many channels (measured: a win for D's 8x8x512 and 4x4x1024 layers, a loss
+# for the 32 px demo D's 8x8x32 and 4x4x64 ones), and as a transposed convolution when its input
+# has at least this many times more channels than it has filters (a win for 64 -> 3 and
+# 2048 -> 1, a loss for 256 -> 256).
 PATCHES_MAX_OUTPUT_PIXELS = 16
+PATCHES_MIN_INPUT_CHANNELS = 256
 TRANSPOSED_MIN_CHANNEL_RATIO = 4
 
 
@@ -92,8 +95,9 @@ class Conv2D(keras.layers.Conv2D):
                 and matmuls. Much faster for D's deepest layers (4x4x1024 -> 2x2x2048: 16x).
     auto        (default) transposed for a stride-1 'same' odd-kernel convolution with at least
                 TRANSPOSED_MIN_CHANNEL_RATIO times more input channels than filters; otherwise patches when the layer is built for
-                a fixed input size (`fixed_input_size=True`, as in D) and its output has at most
-                PATCHES_MAX_OUTPUT_PIXELS pixels; native otherwise. The choice is made in
+                a fixed input size (`fixed_input_size=True`, as in D), its output has at most
+                PATCHES_MAX_OUTPUT_PIXELS pixels and its input at least
+                PATCHES_MIN_INPUT_CHANNELS channels; native otherwise. The choice is made in
                 `build` from the input shape and kept in `self.resolved_impl`.
 
   `tests/test_models.py` checks every implementation against keras.layers.Conv2D: outputs, first
@@ -127,7 +131,8 @@ class Conv2D(keras.layers.Conv2D):
         out_pixels = out_h * out_w
       if self._transposable() and self.filters * TRANSPOSED_MIN_CHANNEL_RATIO <= channels:
         impl = 'transposed'
-      elif out_pixels is not None and out_pixels <= PATCHES_MAX_OUTPUT_PIXELS:
+      elif (out_pixels is not None and out_pixels <= PATCHES_MAX_OUTPUT_PIXELS and
+            channels >= PATCHES_MIN_INPUT_CHANNELS):
         impl = 'patches'
       else:
         impl = 'native'

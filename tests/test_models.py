@@ -480,6 +480,14 @@ class TestConv2DImplementations:
                      'D/conv5': 'patches', 'D/conv6': 'patches', 'D/conv_cls': 'patches'})
     assert impls == expected
 
+  def test_small_discriminator_layers_stay_native(self):
+    """The demo's D (32 px, 16 channels): small outputs but few channels, where patches lose."""
+    d = models.Discriminator(image_size=32, conv_dim=16, c_dim=5, repeat_num=4)
+    d(tf.zeros([1, 32, 32, 3]))
+    impls = {path: layer.resolved_impl for path, layer in conv_layers(d)}
+    assert impls == {'conv1': 'native', 'conv2': 'native', 'conv3': 'native', 'conv4': 'native',
+                     'conv_src': 'transposed', 'conv_cls': 'native'}
+
   def test_generator_never_computes_from_patches(self):
     """G takes any size (export): its convs must not depend on the size they were built for."""
     g = small_generator(size=8)  # down2's output is 2x2: would qualify for patches in D
