@@ -110,14 +110,14 @@ def main(argv):
   G = models.Generator(conv_dim=64, c_dim=5, repeat_num=6)
   G(tf.zeros([1, f.image_size, f.image_size, 3]), tf.zeros([1, 5]))
   logging.info('G: %s parameters.', f'{G.count_params():,}')
+  space = labels_lib.label_space('CelebA')
   rng = np.random.default_rng(0)
   lines = [header(f.image_size, f.num_threads), '',
            f'| {"variant":<15} | batch | ms / call | ms / image | images/s |',
            f'| {"-" * 15} | ----: | --------: | ---------: | -------: |']
   with tempfile.TemporaryDirectory() as tmp:
     saved_model_dir = export.export_generator(
-        G, os.path.join(tmp, 'export'), domain_names=labels_lib.DEFAULT_ATTRS, dataset='CelebA',
-        image_size=f.image_size)
+        G, os.path.join(tmp, 'export'), label_space=space, image_size=f.image_size)
     for row in ROWS:
       if row not in f.rows:
         continue
@@ -125,8 +125,7 @@ def main(argv):
                           f.num_calibration)
       for batch in batch_sizes:
         x = tf.constant(rng.uniform(-1, 1, [batch, f.image_size, f.image_size, 3]), tf.float32)
-        c = tf.constant(tflite.random_targets(batch, {'dataset': 'CelebA', 'domain_names':
-                                                      labels_lib.DEFAULT_ATTRS}))
+        c = tf.constant(tflite.random_targets(batch, space))
         seconds = time_calls(lambda: fn(x, c), f.repeats, f.warmup)
         line = (f'| {row:<15} | {batch:>5} | {seconds * 1e3:>9.1f} | '
                 f'{seconds * 1e3 / batch:>10.1f} | {batch / seconds:>8.2f} |')

@@ -5,12 +5,17 @@
   python -m serving.client --rest=http://localhost:8501 --image=a.jpg --image=b.jpg \
       --base="Black_Hair=1,Young=1" --set="Blond_Hair=1,Male=1" --out=results/
 
+  python -m serving.client --image=face.jpg --set="happy=1" --out=happy.png   # RaFD or Both
+
 Target labels: the client cannot know the attributes of a photo, so the target is built from
 domain names. `--base` gives the starting label (default: every domain 0) and `--set` changes
 domains on top of it by the rules of `stargan_tf.labels.apply_target` (setting a hair colour to 1
-clears the other hair colours; for RaFD, `--set` names the one target expression). The names come
-from the served model (its `metadata` signature), so a misspelt name fails, listing the valid
-ones, before any image is sent.
+clears the other hair colours; for RaFD, `--set` names the one target expression). The names and
+the label layout come from the served model (its `metadata` signature), so a misspelt name fails,
+listing the valid ones, before any image is sent. A model trained on both datasets (CelebA and
+RaFD) takes the names of either; the client builds the label with the mask vector itself
+(`stargan_tf.labels.LabelSpace.target`). One label describes an image of one dataset, so `--set`
+and `--base` name domains of the same dataset ("Blond_Hair=1,happy=1" is refused).
 
 Signatures: `--signature=translate_bytes` (default) sends the files' bytes and receives PNGs; the
 server crops, resizes and encodes. `--signature=serving_default` crops and resizes here with
@@ -21,8 +26,8 @@ Outputs: one --image is written to --out. Several go in one batched request and 
 `<folder>/<image stem>.png` when --out is a folder (an existing one, or a path ending in '/').
 TF Serving refuses a request larger than its max_batch_size (16 in serving/batching_parameters.txt).
 
-Failures (server unreachable, unknown model, version or domain name, unreadable image) end the
-program with a one-line message on stderr and exit status 1.
+Failures (server unreachable, unknown model, version or domain name, domains of two datasets,
+unreadable image) end the program with a one-line message on stderr and exit status 1.
 """
 
 import argparse
@@ -67,10 +72,15 @@ class ServingError(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class ModelInfo:
-  """What the served model says about itself."""
+  """What the served model says about itself.
+
+  Attributes:
+    version: the served version.
+    label_space: the `labels.LabelSpace` of its `target` input (domain names, datasets, mask).
+    image_size: the training image side.
+  """
   version: int
-  domain_names: tuple
-  dataset: str
+  label_space: labels_lib.LabelSpace
   image_size: int
 
 
@@ -267,7 +277,7 @@ def connect(server=DEFAULT_SERVER, rest='', model='stargan', version=None,
 
 
 def read_model_info(transport):
-  """The served version, domain names, dataset and image size (the `metadata` signature)."""
+  """The served version, label space and image size (the `metadata` signature)."""
   version, _ = transport.signatures()
   signature = transport.signature(export.METADATA)
   # A batch of one zero: TF Serving's batching refuses scalars, and the answer has one row per
@@ -279,25 +289,25 @@ def read_model_info(transport):
   except ServingError as e:
     raise ServingError(
         f'cannot read the domain names (signature {export.METADATA!r}): {e}') from None
-  return ModelInfo(version=version,
-                   domain_names=tuple(n.decode('utf-8') for n in out['domain_names'][0]),
-                   dataset=out['dataset'][0].decode('utf-8'), image_size=int(out['image_size'][0]))
+  row = {key: [v.decode('utf-8') for v in out[key][0]]
+         for key in ('domain_names', 'domain_datasets') if key in out}
+  try:
+    space = export.label_space_of(row)
+  except ValueError as e:
+    raise ServingError(f'{_spec_text(transport.model, transport.version)} at {transport.where}: '
+                       f'{e}') from None
+  return ModelInfo(version=version, label_space=space, image_size=int(out['image_size'][0]))
 
 
 def read_domain_names(transport):
-  """The names of the served model's label columns, in order."""
-  return read_model_info(transport).domain_names
+  """The names of the served model's domains, in label order."""
+  return read_model_info(transport).label_space.domain_names
 
 
 def make_targets(info, n, set_spec, base_spec=''):
-  """Target labels [n, c_dim]: the --base label (default all 0) with the --set changes."""
-  names = list(info.domain_names)
-  c_trg = np.zeros([1, len(names)], np.float32)
+  """Target labels [n, label_dim]: the --base label (default all 0) with the --set changes."""
   try:
-    if base_spec:
-      c_trg = labels_lib.apply_target(c_trg, labels_lib.parse_target(base_spec, names, '--base'), info.dataset,
-                                      names)
-    c_trg = labels_lib.apply_target(c_trg, labels_lib.parse_target(set_spec, names, '--set'), info.dataset, names)
+    c_trg = info.label_space.target(set_spec, base_spec)
   except ValueError as e:
     raise ServingError(str(e)) from None
   return np.repeat(c_trg, n, axis=0)
@@ -413,9 +423,12 @@ def parse_args(argv):
   parser.add_argument('--image', action='append', required=True,
                       help='JPEG or PNG file; repeat for a batch.')
   parser.add_argument('--set', dest='set_spec', action='append', required=True,
-                      help='Target domains, NAME=0|1[,NAME=0|1...], applied on --base; repeatable.')
+                      help='Target domains, NAME=0|1[,NAME=0|1...], applied on --base; '
+                           'repeatable. The names are of one dataset (a joint model takes '
+                           'either dataset\'s; the client sets the mask).')
   parser.add_argument('--base', default='',
-                      help='Starting label, NAME=0|1[,...] (default: every domain 0).')
+                      help='Starting label, NAME=0|1[,...], of the dataset of --set (default: '
+                           'every domain 0).')
   parser.add_argument('--out', default='out.png',
                       help='Output PNG; with several images <stem>_<i>.png, or a folder.')
   parser.add_argument('--timeout', type=float, default=DEFAULT_TIMEOUT,

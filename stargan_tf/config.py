@@ -11,7 +11,7 @@ import os
 
 from stargan_tf import labels as labels_lib
 
-DATASETS = ('CelebA', 'RaFD')
+DATASETS = ('CelebA', 'RaFD', 'Both')  # Both: CelebA and RaFD jointly, with a mask vector
 STRATEGIES = ('default', 'mirrored', 'multi_worker')
 PRECISIONS = ('float32', 'mixed_bfloat16', 'mixed_float16')
 QUANTIZATIONS = ('none', 'float16', 'dynamic', 'int8')  # TFLite variants
@@ -45,19 +45,63 @@ class DataConfig:
   deterministic_input: bool = True
 
   @property
+  def datasets(self):
+    """The datasets read: ('CelebA', 'RaFD') for Both, else (dataset,)."""
+    return labels_lib.JOINT_DATASETS if self.dataset == 'Both' else (self.dataset,)
+
+  @property
+  def sample_dataset(self):
+    """The dataset whose test split gives sample and result grids (CelebA for Both)."""
+    return self.datasets[0]
+
+  def crop_size_of(self, dataset):
+    return self.celeba_crop_size if dataset == 'CelebA' else self.rafd_crop_size
+
+  @property
   def crop_size(self):
-    return self.celeba_crop_size if self.dataset == 'CelebA' else self.rafd_crop_size
+    """The crop of a single-dataset run (see crop_size_of for Both)."""
+    if self.dataset == 'Both':
+      raise ValueError('--dataset=Both has a crop size per dataset: use crop_size_of(dataset).')
+    return self.crop_size_of(self.dataset)
+
+  def cache_dir_of(self, dataset):
+    """The image cache of `dataset` ('' for none): <cache_dir>/<dataset> with --dataset=Both."""
+    if not self.cache_dir:
+      return ''
+    return os.path.join(self.cache_dir, dataset) if self.dataset == 'Both' else self.cache_dir
+
+  @property
+  def label_space(self):
+    """The labels.LabelSpace of this data (domain names in column order, mask vector)."""
+    return labels_lib.label_space(self.dataset, self.selected_attrs)
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-  """Generator and discriminator shapes (official flag names)."""
+  """Generator and discriminator shapes (official flag names).
+
+  Single-dataset runs condition G on c_dim domains and D classifies c_dim. Joint runs
+  (mask_vector, --dataset=Both) condition G on c_dim CelebA + c2_dim RaFD domains + a 2-column
+  mask, and D classifies c_dim + c2_dim domains.
+  """
   c_dim: int = 5
+  c2_dim: int = 8
+  mask_vector: bool = False
   image_size: int = 128
   g_conv_dim: int = 64
   d_conv_dim: int = 64
   g_repeat_num: int = 6
   d_repeat_num: int = 6
+
+  @property
+  def num_domains(self):
+    """D_cls outputs."""
+    return self.c_dim + self.c2_dim if self.mask_vector else self.c_dim
+
+  @property
+  def label_dim(self):
+    """Columns of G's label input."""
+    return self.num_domains + 2 if self.mask_vector else self.c_dim
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,7 +147,10 @@ class Config:
     d, m, t = self.data, self.model, self.train
     if d.dataset not in DATASETS:
       raise ValueError(f'--dataset={d.dataset!r}: expected one of {", ".join(DATASETS)}.')
-    if d.dataset == 'CelebA':
+    if m.mask_vector != (d.dataset == 'Both'):
+      raise ValueError(f'--dataset={d.dataset} but the model config has mask_vector='
+                       f'{m.mask_vector}; the mask vector is used exactly with --dataset=Both.')
+    if d.dataset in ('CelebA', 'Both'):
       unknown = [a for a in d.selected_attrs if a not in labels_lib.CELEBA_ATTRS]
       if unknown:
         raise ValueError(f'--selected_attrs: unknown CelebA attribute(s) {unknown}; valid names: '
@@ -113,6 +160,10 @@ class Config:
       if m.c_dim != len(d.selected_attrs):
         raise ValueError(f'--c_dim={m.c_dim} but --selected_attrs names {len(d.selected_attrs)} '
                          f'attributes ({" ".join(d.selected_attrs)}); they must agree.')
+    if d.dataset == 'Both' and m.c2_dim != len(labels_lib.RAFD_CLASSES):
+      raise ValueError(f'--c2_dim={m.c2_dim}: --dataset=Both learns the '
+                       f'{len(labels_lib.RAFD_CLASSES)} RaFD expressions '
+                       f'({", ".join(labels_lib.RAFD_CLASSES)}); set --c2_dim=8.')
     if m.image_size != d.image_size:
       raise ValueError('model and data image_size differ.')
     if d.image_size % 4:

@@ -2,6 +2,10 @@
 
   python -m stargan_tf.export --work_dir=runs/celeba --export_dir=exports/stargan
   python -m stargan_tf.export --work_dir=runs/celeba --export_dir=exports/stargan --version=3
+  python -m stargan_tf.export --work_dir=runs/both --export_dir=exports/stargan_both
+
+The run's config gives the label layout (`labels.label_space(--dataset, --selected_attrs)`, with
+--dataset CelebA, RaFD or Both).
 
 Layout (TF Serving's): `<export_dir>/<version>/saved_model.pb`, `variables/` and `assets.extra/`
 holding `stargan.json` (what a client needs to build targets) and `tf_serving_warmup_requests`
@@ -9,16 +13,27 @@ holding `stargan.json` (what a client needs to build targets) and `tf_serving_wa
 
 Signatures, all with method name `tensorflow/serving/predict` (the Predict API):
   serving_default   image float32 [N, H, W, 3] in [-1, 1] (H, W multiples of 4),
-                    target float32 [N, c_dim]
+                    target float32 [N, label_dim]
                     -> image float32 [N, H, W, 3] in [-1, 1].
-  translate_bytes   image_bytes string [N] (JPEG or PNG, any size), target float32 [N, c_dim]
+  translate_bytes   image_bytes string [N] (JPEG or PNG, any size), target float32 [N, label_dim]
                     -> image_png string [N], image_size x image_size PNGs. Each image is cropped
                     to the central square of its shorter side and resized to the training size,
                     as `python -m stargan_tf.translate --input_dir` does with a user's images.
   metadata          unused int32 [N] (only its length counts; send [0])
-                    -> one row per input row: domain_names string [N, c_dim] in label order,
-                    image_size int32 [N], dataset string [N], c_dim int32 [N],
-                    model_name string [N]. `assets.extra/stargan.json` holds the same.
+                    -> one row per input row: domain_names string [N, num_domains] in label
+                    order, domain_datasets string [N, num_domains] (the dataset of each domain),
+                    dataset string [N] ('CelebA', 'RaFD' or 'Both'), label_dim int32 [N],
+                    image_size int32 [N], model_name string [N]. `assets.extra/stargan.json`
+                    holds the same, plus `label_layout`, the layout of `target` in words.
+
+`target` is G's label (`labels.LabelSpace`). A single-dataset model takes one column per domain
+(label_dim = num_domains). A model trained on both datasets takes the CelebA attributes, then the
+RaFD expressions, then the mask vector (label_dim = num_domains + 2): a target describes an image
+of one dataset, so it sets that dataset's domains, leaves the other dataset's columns 0 and has 1
+in that dataset's mask column ([1, 0] CelebA, [0, 1] RaFD). `label_space_of` rebuilds the
+LabelSpace from the metadata, and `LabelSpace.target` builds a target from domain names, as the
+clients (serving/client.py, `python -m stargan_tf.tflite --run`) do.
+
 Every input and output has the batch dimension N first, because TF Serving started with
 --enable_batching batches every signature of the model: it refuses scalar inputs and outputs
 whose first dimension is not the request's N. Malformed requests fail inside the graph with a
@@ -82,29 +97,37 @@ def denorm(y):
   return tf.cast(tf.clip_by_value(tf.round((y + 1.0) * 127.5), 0.0, 255.0), tf.uint8)
 
 
+def label_space_of(metadata):
+  """The LabelSpace of an export from its metadata (stargan.json, a sidecar, a metadata row)."""
+  if 'domain_datasets' not in metadata:
+    raise ValueError('the model\'s metadata has no domain_datasets: it was exported by an older '
+                     'stargan_tf.export; export it again.')
+  return labels_lib.LabelSpace.from_names(list(metadata['domain_names']),
+                                          list(metadata['domain_datasets']))
+
+
 class GeneratorModule(tf.Module):
   """G plus the serving functions: what `tf.saved_model.save` writes."""
 
-  def __init__(self, G, *, domain_names, dataset, image_size, model_name):
+  def __init__(self, G, *, label_space, image_size, model_name):
     super().__init__(name='stargan')
     self.G = G
-    self.domain_names = tuple(domain_names)
-    self.dataset = dataset
+    self.label_space = label_space
     self.image_size = int(image_size)
     self.model_name = model_name
-    self.c_dim = len(self.domain_names)
-    if self.c_dim != G.c_dim:
-      raise ValueError(f'{self.c_dim} domain names ({", ".join(self.domain_names)}) but G was '
-                       f'built for c_dim={G.c_dim}.')
+    if label_space.label_dim != G.c_dim:
+      raise ValueError(f'the labels have label_dim={label_space.label_dim} columns '
+                       f'({label_space.layout}) but G was built for c_dim={G.c_dim}.')
     if self.image_size % SIZE_MULTIPLE:
       raise ValueError(f'image_size={self.image_size}: expected a multiple of {SIZE_MULTIPLE}.')
 
   def _check_target(self, target, batch_size, batch_name):
-    """The asserts that target is [batch_size, c_dim]."""
+    """The asserts that target is [batch_size, label_dim]."""
+    label_dim = self.label_space.label_dim
     width_ok = _assert(
-        tf.equal(tf.shape(target)[1], self.c_dim),
-        tf.strings.format(f'target must be [N, {self.c_dim}] (one column per domain: '
-                          f'{", ".join(self.domain_names)}), got [N, {{}}]', tf.shape(target)[1]))
+        tf.equal(tf.shape(target)[1], label_dim),
+        tf.strings.format(f'target must be [N, {label_dim}] ({self.label_space.layout}), '
+                          'got [N, {}]', tf.shape(target)[1]))
     batch_ok = _assert(
         tf.equal(tf.shape(target)[0], batch_size),
         tf.strings.format(f'{batch_name} and target must have the same batch size N, got {{}} '
@@ -140,7 +163,8 @@ class GeneratorModule(tf.Module):
         tf.strings.format('image_bytes must hold JPEG or PNG images; not JPEG or PNG at indices '
                           '{}', tf.where(tf.logical_not(known))[:, 0])))
     with tf.control_dependencies(checks):
-      x = tf.map_fn(lambda b: ops.preprocess_own_image(b, self.image_size), tf.identity(image_bytes),
+      x = tf.map_fn(lambda b: ops.preprocess_own_image(b, self.image_size),
+                    tf.identity(image_bytes),
                     fn_output_signature=tf.TensorSpec(
                         [self.image_size, self.image_size, 3], tf.float32))
     y = denorm(self._generate(x, target))
@@ -150,11 +174,13 @@ class GeneratorModule(tf.Module):
   @tf.function(input_signature=[tf.TensorSpec([None], tf.int32)])
   def metadata(self, unused):
     n = tf.shape(unused)[0]
+    space = self.label_space
     return {
-        'domain_names': tf.tile(tf.constant([self.domain_names], tf.string), [n, 1]),
+        'domain_names': tf.tile(tf.constant([space.domain_names], tf.string), [n, 1]),
+        'domain_datasets': tf.tile(tf.constant([space.domain_datasets], tf.string), [n, 1]),
+        'dataset': tf.fill([n], tf.constant(space.dataset, tf.string)),
+        'label_dim': tf.fill([n], tf.constant(space.label_dim, tf.int32)),
         'image_size': tf.fill([n], tf.constant(self.image_size, tf.int32)),
-        'dataset': tf.fill([n], tf.constant(self.dataset, tf.string)),
-        'c_dim': tf.fill([n], tf.constant(self.c_dim, tf.int32)),
         'model_name': tf.fill([n], tf.constant(self.model_name, tf.string)),
     }
 
@@ -187,14 +213,16 @@ def _check_free(path):
                           '--version or leave it out to use the next free one.')
 
 
-def warmup_requests(model_name, image_size, c_dim):
+def warmup_requests(model_name, image_size, label_space):
   """PredictionLog records for TF Serving to replay at load: one batch-1 request per signature.
 
   A warmup request that fails makes the whole model fail to load, so each one is a request the
-  signature must answer, with or without --enable_batching.
+  signature must answer, with or without --enable_batching. The target [1, label_dim] is a real
+  label: the first domain's test-time target for an image of the first dataset with none set.
   """
-  target = np.zeros([1, c_dim], np.float32)
-  target[:, 0] = 1.0
+  dataset = label_space.datasets[0]
+  target = label_space.create_labels(np.zeros([1, len(label_space.names_of(dataset))]),
+                                     dataset)[0]
   ramp = np.linspace(0, 255, image_size).astype(np.uint8)
   rgb = np.stack(np.broadcast_arrays(ramp[:, None], ramp[None, :], np.uint8(128)), axis=-1)
   png = tf.io.encode_png(rgb).numpy()
@@ -231,15 +259,14 @@ def read_metadata(saved_model_dir):
     return json.load(f)
 
 
-def export_generator(G, export_dir, *, domain_names, dataset, image_size, model_name='stargan',
+def export_generator(G, export_dir, *, label_space, image_size, model_name='stargan',
                      version=None, source=''):
   """Writes G as SavedModel version `version` under `export_dir`.
 
   Args:
-    G: a built `models.Generator`.
+    G: a built `models.Generator` with c_dim = label_space.label_dim.
     export_dir: the model's base folder (TF Serving's `base_path`); created if needed.
-    domain_names: the names of the label columns, in order (`labels.domain_names`).
-    dataset: 'CelebA' or 'RaFD' (recorded for clients).
+    label_space: the `labels.LabelSpace` G was trained on (recorded for clients).
     image_size: the training image side; translate_bytes resizes to it.
     model_name: the name TF Serving serves it under (recorded, and used by the warmup requests).
     version: a positive integer; None: one more than the highest existing version (or 1).
@@ -254,7 +281,7 @@ def export_generator(G, export_dir, *, domain_names, dataset, image_size, model_
   version = _resolve_version(export_dir, version)
   final = os.path.join(export_dir, str(version))
   _check_free(final)
-  module = GeneratorModule(G, domain_names=domain_names, dataset=dataset, image_size=image_size,
+  module = GeneratorModule(G, label_space=label_space, image_size=image_size,
                            model_name=model_name)
   os.makedirs(export_dir, exist_ok=True)
   tmp = tempfile.mkdtemp(prefix=f'{_TMP_PREFIX}{version}-', dir=export_dir)
@@ -264,8 +291,11 @@ def export_generator(G, export_dir, *, domain_names, dataset, image_size, model_
     tf.saved_model.save(module, tmp, signatures=module.serving_signatures())
     extra = os.path.join(tmp, ASSETS_EXTRA)
     os.makedirs(extra)
-    metadata = {'model_name': model_name, 'version': version, 'dataset': dataset,
-                'domain_names': list(module.domain_names), 'c_dim': module.c_dim,
+    metadata = {'model_name': model_name, 'version': version,
+                'dataset': label_space.dataset,
+                'domain_names': list(label_space.domain_names),
+                'domain_datasets': list(label_space.domain_datasets),
+                'label_dim': label_space.label_dim, 'label_layout': label_space.layout,
                 'image_size': module.image_size, 'signatures': list(SIGNATURES),
                 'source': source}
     with open(os.path.join(extra, METADATA_FILE), 'w') as f:
@@ -273,7 +303,7 @@ def export_generator(G, export_dir, *, domain_names, dataset, image_size, model_
       f.write('\n')
     logging.info('Writing warmup requests.')
     write_warmup(os.path.join(extra, WARMUP_FILE),
-                 warmup_requests(model_name, module.image_size, module.c_dim))
+                 warmup_requests(model_name, module.image_size, label_space))
     # Checked again: another export may have taken the version meanwhile, and renaming onto an
     # empty folder would silently replace it.
     _check_free(final)
@@ -294,9 +324,9 @@ def export_from_work_dir(work_dir, export_dir, *, version=None, model_name='star
   source = (trainer.checkpoint_path(ckpt_dir, checkpoint) if checkpoint
             else tf.train.latest_checkpoint(ckpt_dir))
   return export_generator(
-      G, export_dir, domain_names=labels_lib.domain_names(d.dataset, d.selected_attrs),
-      dataset=d.dataset, image_size=config.model.image_size, model_name=model_name,
-      version=version, source=os.path.abspath(source))
+      G, export_dir, label_space=labels_lib.label_space(d.dataset, d.selected_attrs),
+      image_size=config.model.image_size, model_name=model_name, version=version,
+      source=os.path.abspath(source))
 
 
 def main(argv):

@@ -18,6 +18,7 @@ def define_train_flags():
   # Model.
   flags.DEFINE_integer('c_dim', _M.c_dim, 'Dimension of the domain labels (CelebA attributes or '
                        'RaFD classes).')
+  flags.DEFINE_integer('c2_dim', _M.c2_dim, 'Dimension of the RaFD labels with --dataset=Both.')
   flags.DEFINE_integer('image_size', _M.image_size, 'Image resolution (square).')
   flags.DEFINE_integer('g_conv_dim', _M.g_conv_dim, 'Channels of G\'s first layer.')
   flags.DEFINE_integer('d_conv_dim', _M.d_conv_dim, 'Channels of D\'s first layer.')
@@ -28,7 +29,8 @@ def define_train_flags():
   flags.DEFINE_float('lambda_rec', _L.lambda_rec, 'Weight of the reconstruction loss.')
   flags.DEFINE_float('lambda_gp', _L.lambda_gp, 'Weight of the gradient penalty.')
   # Data.
-  flags.DEFINE_enum('dataset', _D.dataset, list(config_lib.DATASETS), 'Dataset to train on.')
+  flags.DEFINE_enum('dataset', _D.dataset, list(config_lib.DATASETS), 'Dataset to train on; '
+                    'Both: CelebA and RaFD jointly, with the mask vector.')
   flags.DEFINE_string('celeba_image_dir', _D.celeba_image_dir, 'Folder of CelebA aligned JPEGs.')
   flags.DEFINE_string('attr_path', _D.attr_path, 'CelebA list_attr_celeba.txt.')
   flags.DEFINE_string('partition_path', _D.partition_path, 'Optional list_eval_partition.txt: '
@@ -99,7 +101,8 @@ def config_from_flags():
       synthetic_images=f.synthetic_images, synthetic_seed=f.synthetic_seed,
       cache_dir=f.cache_dir, deterministic_input=f.deterministic_input)
   model = config_lib.ModelConfig(
-      c_dim=f.c_dim, image_size=f.image_size, g_conv_dim=f.g_conv_dim, d_conv_dim=f.d_conv_dim,
+      c_dim=f.c_dim, c2_dim=f.c2_dim, mask_vector=f.dataset == 'Both', image_size=f.image_size,
+      g_conv_dim=f.g_conv_dim, d_conv_dim=f.d_conv_dim,
       g_repeat_num=f.g_repeat_num, d_repeat_num=f.d_repeat_num)
   loss = config_lib.LossConfig(lambda_cls=f.lambda_cls, lambda_rec=f.lambda_rec,
                                lambda_gp=f.lambda_gp)
@@ -121,8 +124,9 @@ def define_translate_flags():
   flags.DEFINE_string('input_dir', '', 'Translate your own images from this folder instead of '
                       'the test split.')
   flags.DEFINE_string('output_dir', '', 'Where grids go (default: <work_dir>/results).')
-  flags.DEFINE_string('target', '', 'One explicit target, e.g. "Blond_Hair=1,Male=0"; default: '
-                      'one column per domain.')
+  flags.DEFINE_string('target', '', 'One explicit target, e.g. "Blond_Hair=1,Male=0" (a '
+                      'two-dataset model also takes e.g. "happy=1"); default: one column per '
+                      'domain.')
   flags.DEFINE_integer('batch_size', 16, 'Images per grid file.')
   flags.DEFINE_integer('max_images', 0, 'Stop after this many images (0: all).')
   flags.mark_flag_as_required('work_dir')
@@ -171,7 +175,8 @@ def define_tflite_flags():
   flags.DEFINE_integer('num_threads', 2, 'LiteRT interpreter threads.')
   flags.DEFINE_string('run', '', 'Translate --image with this .tflite instead of converting.')
   flags.DEFINE_string('image', '', 'With --run: the image to translate (JPEG/PNG, any size).')
-  flags.DEFINE_string('set', '', 'With --run: target domains, e.g. "Blond_Hair=1,Male=0".')
+  flags.DEFINE_string('set', '', 'With --run: target domains of one dataset, e.g. '
+                      '"Blond_Hair=1,Male=0", or "happy=1" for a RaFD or two-dataset model.')
   flags.DEFINE_string('base', '', 'With --run: the image\'s own domains, e.g. "Black_Hair=1" '
                       '(default: none).')
   flags.DEFINE_string('out', '', 'With --run: the PNG to write, [input | translated].')

@@ -1,8 +1,18 @@
 """Domain vocabularies and label construction.
 
 One label convention end to end: float32 vectors. Single-dataset mode uses the dataset's own
-domains (`c_dim` CelebA attributes, or RaFD's classes one-hot).
+domains (`c_dim` CelebA attributes, or RaFD's classes one-hot). Joint training on several datasets
+(`--dataset=Both`, paper §3.2) conditions G on the mask-vector layout of `LabelSpace`:
+
+    [ CelebA attributes (c_dim) | RaFD classes (c2_dim) | mask (2) ]
+
+A label describes an image of one dataset: that dataset's part holds its labels, every other
+dataset's part is zero, and the mask is the one-hot index of the dataset ([1, 0] CelebA, [0, 1]
+RaFD). D classifies all c_dim + c2_dim domains; a batch's classification loss reads only its own
+dataset's columns (`LabelSpace.domain_slice`).
 """
+
+import dataclasses
 
 import numpy as np
 
@@ -28,12 +38,8 @@ RAFD_CLASSES = ('angry', 'contemptuous', 'disgusted', 'fearful', 'happy', 'neutr
 
 
 def domain_names(dataset, selected_attrs):
-  """The names of the label columns, in order."""
-  if dataset == 'CelebA':
-    return tuple(selected_attrs)
-  if dataset == 'RaFD':
-    return RAFD_CLASSES
-  raise ValueError(f'unknown dataset {dataset!r}; expected CelebA or RaFD.')
+  """The names of the domain columns, in order (CelebA, RaFD or Both: see `label_space`)."""
+  return label_space(dataset, selected_attrs).domain_names
 
 
 def create_labels(c_org, dataset, selected_attrs=()):
@@ -113,3 +119,201 @@ def apply_target(c_org, updates, dataset, names):
   for i, value in updates.items():
     c_trg[:, i] = value
   return c_trg
+
+
+JOINT_DATASETS = ('CelebA', 'RaFD')  # --dataset=Both, in label order
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelSpace:
+  """The label columns G is conditioned on and D classifies.
+
+  Attributes:
+    parts: ((dataset, domain names), ...) in column order; one part for single-dataset training,
+      several (with a mask vector) for joint training.
+  """
+  parts: tuple
+
+  def __post_init__(self):
+    object.__setattr__(self, 'parts', tuple((d, tuple(n)) for d, n in self.parts))
+    for dataset, names in self.parts:
+      if dataset not in JOINT_DATASETS:
+        raise ValueError(f'unknown dataset {dataset!r}; expected CelebA or RaFD.')
+      if not names:
+        raise ValueError(f'the {dataset} part of a label space has no domain names.')
+    datasets = [d for d, _ in self.parts]
+    if not datasets or len(set(datasets)) != len(datasets):
+      raise ValueError(f'a label space needs distinct datasets, got {datasets}.')
+
+  @classmethod
+  def from_names(cls, domain_names, domain_datasets):
+    """Rebuilds a space from per-column names and datasets (an export's metadata)."""
+    if len(domain_names) != len(domain_datasets):
+      raise ValueError(f'{len(domain_names)} domain names but {len(domain_datasets)} datasets.')
+    parts = []
+    for name, dataset in zip(domain_names, domain_datasets):
+      if parts and parts[-1][0] == dataset:
+        parts[-1][1].append(name)
+      else:
+        parts.append((dataset, [name]))
+    return cls(tuple(parts))
+
+  @property
+  def datasets(self):
+    return tuple(d for d, _ in self.parts)
+
+  @property
+  def dataset(self):
+    """The --dataset value: 'CelebA' or 'RaFD' for one dataset, 'Both' for a joint space."""
+    return 'Both' if self.mask else self.datasets[0]
+
+  @property
+  def layout(self):
+    """The columns of G's label in words (error messages, export metadata)."""
+    if not self.mask:
+      return f'one column per domain: {", ".join(self.domain_names)}'
+    parts = ' | '.join(f'{d}: {", ".join(names)}' for d, names in self.parts)
+    return (f'{self.num_domains} domains then the mask: [{parts} | mask: '
+            f'{", ".join(self.datasets)}]; a target sets the domains of one dataset, 0 in the '
+            "other dataset's columns and 1 in that dataset's mask column")
+
+  @property
+  def mask(self):
+    """Whether labels end with a mask vector (more than one dataset)."""
+    return len(self.parts) > 1
+
+  @property
+  def domain_names(self):
+    return tuple(n for _, names in self.parts for n in names)
+
+  @property
+  def domain_datasets(self):
+    """The dataset of every domain column."""
+    return tuple(d for d, names in self.parts for _ in names)
+
+  @property
+  def num_domains(self):
+    """Columns D classifies (D_cls outputs)."""
+    return len(self.domain_names)
+
+  @property
+  def label_dim(self):
+    """Columns of G's label: the domains, then one mask column per dataset in joint training."""
+    return self.num_domains + (len(self.parts) if self.mask else 0)
+
+  def names_of(self, dataset):
+    return self.parts[self._index(dataset)][1]
+
+  def _index(self, dataset):
+    if dataset not in self.datasets:
+      raise ValueError(f'dataset {dataset!r} is not one of this model\'s datasets '
+                       f'({", ".join(self.datasets)}).')
+    return self.datasets.index(dataset)
+
+  def domain_slice(self, dataset):
+    """The columns of `dataset` in D_cls outputs and in G labels."""
+    start = sum(len(names) for _, names in self.parts[:self._index(dataset)])
+    return slice(start, start + len(self.names_of(dataset)))
+
+  def embed(self, c, dataset):
+    """Dataset labels [N, len(names_of(dataset))] -> G labels [N, label_dim].
+
+    Works on numpy arrays and on tensors (inside tf.function too); a single-dataset space
+    returns `c` unchanged.
+    """
+    if not self.mask:
+      return c
+    i = self._index(dataset)
+    before = sum(len(names) for _, names in self.parts[:i])
+    after = self.num_domains - before - len(self.parts[i][1])
+    mask = np.eye(len(self.parts), dtype=np.float32)[i]
+    if isinstance(c, np.ndarray):
+      c = np.asarray(c, np.float32)
+      n = c.shape[0]
+      return np.concatenate([np.zeros([n, before], np.float32), c,
+                             np.zeros([n, after], np.float32), np.tile(mask, (n, 1))], axis=1)
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top (numpy users need no TF)
+    n = tf.shape(c)[0]
+    zeros = lambda k: tf.zeros([n, k], c.dtype)
+    return tf.concat([zeros(before), c, zeros(after),
+                      tf.tile(tf.constant(mask[None], c.dtype), [n, 1])], axis=1)
+
+  def create_labels(self, c_org, dataset):
+    """Test-time targets of images of `dataset` with labels c_org [N, len(names_of(dataset))].
+
+    Returns num_domains arrays [N, label_dim], one per domain in column order: the module-level
+    `create_labels` targets of each dataset, embedded in its part. For another dataset's part the
+    image has no labels there, so its targets start from zeros (as in joint training's test
+    grids: a CelebA face given each RaFD expression).
+    """
+    c_org = np.asarray(c_org, np.float32)
+    if c_org.ndim != 2 or c_org.shape[1] != len(self.names_of(dataset)):
+      raise ValueError(f'{dataset} labels must be [N, {len(self.names_of(dataset))}], got '
+                       f'{c_org.shape}.')
+    targets = []
+    for part, names in self.parts:
+      start = c_org if part == dataset else np.zeros([len(c_org), len(names)], np.float32)
+      targets += [self.embed(t, part) for t in create_labels(start, part, names)]
+    return targets
+
+  def parse_target(self, spec, flag='--target'):
+    """parse_target over all domain names; returns (dataset, {column within dataset: value}).
+
+    Raises ValueError naming `flag` when the names belong to several datasets: a label describes
+    an image of one dataset (the mask selects it).
+    """
+    updates = parse_target(spec, list(self.domain_names), flag)
+    datasets = sorted({self.domain_datasets[i] for i in updates})
+    if len(datasets) > 1:
+      raise ValueError(f'{flag} {spec!r} names domains of {" and ".join(datasets)}; one target '
+                       'sets the domains of one dataset (the mask vector selects it).')
+    dataset = datasets[0]
+    offset = self.domain_slice(dataset).start
+    return dataset, {i - offset: v for i, v in updates.items()}
+
+  def apply_target(self, c_org, dataset, updates):
+    """Dataset labels c_org [N, len(names_of(dataset))] with `updates` -> G labels [N, label_dim].
+
+    `updates` as returned by `parse_target`, with the same rules as the module-level
+    `apply_target` (hair colours exclusive, RaFD one-hot).
+    """
+    return self.embed(apply_target(c_org, updates, dataset, list(self.names_of(dataset))),
+                      dataset)
+
+  def target(self, set_spec, base_spec=''):
+    """The G label [1, label_dim] of `set_spec` applied on `base_spec`, given by domain names.
+
+    base_spec ("Black_Hair=1,Young=1"; default: every domain 0) is the image's own label and
+    set_spec changes domains on top of it, by the rules of `apply_target`. Both name domains of
+    one dataset (a label describes an image of one dataset); the mask is set for it. The flags
+    named in errors are the clients' --set and --base.
+
+    Raises:
+      ValueError: naming the flag: an unknown name, a malformed entry, domains of two datasets.
+    """
+    base = self.parse_target(base_spec, '--base') if base_spec else None
+    dataset, updates = self.parse_target(set_spec, '--set')
+    names = list(self.names_of(dataset))
+    c_org = np.zeros([1, len(names)], np.float32)
+    if base:
+      if base[0] != dataset:
+        raise ValueError(f'--base {base_spec!r} names {base[0]} domains but --set {set_spec!r} '
+                         f'names {dataset} domains; both describe one image, of one dataset.')
+      c_org = apply_target(c_org, base[1], dataset, names)
+    return self.apply_target(c_org, dataset, updates)
+
+  def from_classifier(self, logits, dataset):
+    """Labels of `dataset` as D_cls logits [N, num_domains] read them (own images)."""
+    logits = np.asarray(logits)[:, self.domain_slice(dataset)]
+    if dataset == 'RaFD':
+      return np.eye(logits.shape[1], dtype=np.float32)[logits.argmax(axis=1)]
+    return (logits > 0).astype(np.float32)
+
+
+def label_space(dataset, selected_attrs=DEFAULT_ATTRS, rafd_classes=RAFD_CLASSES):
+  """The LabelSpace of --dataset=CelebA, RaFD or Both."""
+  parts = {'CelebA': (('CelebA', selected_attrs),), 'RaFD': (('RaFD', rafd_classes),),
+           'Both': (('CelebA', selected_attrs), ('RaFD', rafd_classes))}
+  if dataset not in parts:
+    raise ValueError(f'unknown dataset {dataset!r}; expected CelebA, RaFD or Both.')
+  return LabelSpace(parts[dataset])

@@ -54,17 +54,21 @@ def gradient_penalty(critic, x_real, x_fake, alpha):
   return tf.reduce_mean(tf.square(grad_norm - 1.0))
 
 
-def classification_loss(logits, labels, dataset):
+def classification_loss(logits, labels, dataset, columns=None):
   """Domain classification loss of D_cls.
 
   Args:
-    logits: [N, c_dim] D_cls outputs.
+    logits: [N, c_dim] D_cls outputs (or [N, num_domains] with `columns`).
     labels: [N, c_dim] float targets: CelebA attributes in {0, 1}; RaFD one-hot classes.
     dataset: 'CelebA' (multi-label: sigmoid cross-entropy summed over attributes) or 'RaFD'
       (single-label: softmax cross-entropy); both averaged over the batch.
+    columns: joint training: the python slice of `dataset`'s columns in the logits
+      (`labels.LabelSpace.domain_slice`); the other datasets' logits are not read (paper eq. 7).
   Returns:
     Scalar float32 loss.
   """
+  if columns is not None:
+    logits = logits[:, columns]
   logits, labels = _f32(logits), _f32(labels)
   if dataset == 'CelebA':
     per_attr = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
@@ -80,7 +84,7 @@ def reconstruction_loss(x_real, x_rec):
 
 
 def discriminator_loss(out_src_real, out_cls_real, c_org, out_src_fake, gp, lambda_cls, lambda_gp,
-                       dataset):
+                       dataset, columns=None):
   """D objective: loss_real + loss_fake + lambda_cls * loss_cls + lambda_gp * gp.
 
   The classification term uses real images only (no classification loss on fakes in D).
@@ -92,12 +96,12 @@ def discriminator_loss(out_src_real, out_cls_real, c_org, out_src_fake, gp, lamb
     out_src_fake: D_src(G(x_real, c_trg)), e.g. [N, h, w, 1].
     gp: scalar from `gradient_penalty`.
     lambda_cls, lambda_gp: loss weights.
-    dataset: 'CelebA' or 'RaFD' (see `classification_loss`).
+    dataset, columns: see `classification_loss`.
   Returns:
     (total, {'D/loss_real', 'D/loss_fake', 'D/loss_cls', 'D/loss_gp'}): float32 scalars.
   """
   loss_real, loss_fake = d_adversarial_loss(out_src_real, out_src_fake)
-  loss_cls = classification_loss(out_cls_real, c_org, dataset)
+  loss_cls = classification_loss(out_cls_real, c_org, dataset, columns)
   loss_gp = _f32(gp)
   total = loss_real + loss_fake + lambda_cls * loss_cls + lambda_gp * loss_gp
   return total, {'D/loss_real': loss_real, 'D/loss_fake': loss_fake, 'D/loss_cls': loss_cls,
@@ -105,7 +109,7 @@ def discriminator_loss(out_src_real, out_cls_real, c_org, out_src_fake, gp, lamb
 
 
 def generator_loss(out_src_fake, out_cls_fake, c_trg, x_real, x_rec, lambda_cls, lambda_rec,
-                   dataset):
+                   dataset, columns=None):
   """G objective: loss_fake + lambda_rec * loss_rec + lambda_cls * loss_cls.
 
   Args:
@@ -115,12 +119,12 @@ def generator_loss(out_src_fake, out_cls_fake, c_trg, x_real, x_rec, lambda_cls,
     x_real: input images [N, H, W, 3].
     x_rec: G(x_fake, c_org) [N, H, W, 3].
     lambda_cls, lambda_rec: loss weights.
-    dataset: 'CelebA' or 'RaFD' (see `classification_loss`).
+    dataset, columns: see `classification_loss`.
   Returns:
     (total, {'G/loss_fake', 'G/loss_rec', 'G/loss_cls'}): float32 scalars.
   """
   loss_fake = g_adversarial_loss(out_src_fake)
   loss_rec = reconstruction_loss(x_real, x_rec)
-  loss_cls = classification_loss(out_cls_fake, c_trg, dataset)
+  loss_cls = classification_loss(out_cls_fake, c_trg, dataset, columns)
   total = loss_fake + lambda_rec * loss_rec + lambda_cls * loss_cls
   return total, {'G/loss_fake': loss_fake, 'G/loss_rec': loss_rec, 'G/loss_cls': loss_cls}

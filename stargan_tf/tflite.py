@@ -7,8 +7,8 @@
 
 Conversion. The export's `serving_default` has dynamic shapes ([N, H, W, 3] images); mobile
 runtimes want one fixed shape. So the export is loaded, its `serving_default` function is wrapped in
-a module whose signature is fixed to `image` [1, S, S, 3] and `target` [1, c_dim] (output `image`
-[1, S, S, 3]), that module is saved as a temporary SavedModel, and
+a module whose signature is fixed to `image` [1, S, S, 3] and `target` [1, label_dim] (output
+`image` [1, S, S, 3]), that module is saved as a temporary SavedModel, and
 `tf.lite.TFLiteConverter.from_saved_model` converts it (from_concrete_functions is avoided: it can
 silently drop the weights). Quantisation modes:
 
@@ -20,17 +20,21 @@ silently drop the weights). Quantisation modes:
 
 The representative images are `--representative_dir`'s JPEG/PNG files, preprocessed like a user's
 image (central square, resize, [-1, 1]; `translate.load_own_image`), or, without that flag, images
-of the built-in synthetic dataset. Their targets are the test-time targets of `labels.create_labels`
-for random valid source labels, so calibration sees the label combinations met in use.
+of the built-in synthetic dataset. Their targets are the test-time targets
+(`LabelSpace.create_labels`) of random valid source labels of the model's first dataset, so
+calibration sees the label combinations met in use; for a model trained on both datasets these
+include the RaFD targets with their mask.
 
 After converting, the .tflite is run with the LiteRT interpreter next to the SavedModel on the same
 inputs, and its size and the max/mean absolute difference are printed. The model is written to a
 temporary file and renamed, so an existing .tflite is never left half-written.
 
-Domain names travel in a sidecar `<output>.json` written next to the model (the export's metadata
-plus the fixed image size and the quantisation): a mobile app ships both files, and reads the JSON
-to build the target vector. `--run` is that app in Python: it preprocesses the image like
-`translate.load_own_image`, builds the target with `labels.parse_target`/`apply_target` from the
+The label layout travels in a sidecar `<output>.json` written next to the model (the export's
+metadata: domain_names, domain_datasets, dataset, label_dim, label_layout; plus the fixed image
+size and the quantisation): a mobile app ships both files, and reads the JSON to build the target
+vector. `--run` is that app in Python: it preprocesses the image like `translate.load_own_image`,
+builds the target with `LabelSpace.target` (`LabelSpace.parse_target`/`apply_target`: the
+names of --set may come from either dataset of a joint model, and the mask is set for it) from the
 `--base` source labels (default: none set; there is no discriminator on the device to read them off
 the image) and writes the translated image.
 """
@@ -70,7 +74,11 @@ def metadata_path(model_path):
 
 
 def read_tflite_metadata(model_path):
-  """The sidecar metadata of a .tflite: domain_names, dataset, c_dim, image_size, quantize."""
+  """The sidecar metadata of a .tflite as a dict (`export.label_space_of` reads its labels).
+
+  Keys: domain_names, domain_datasets, dataset, label_dim, label_layout (as in the export's
+  stargan.json), image_size (the fixed input side), quantize, model_name, saved_model_dir.
+  """
   path = metadata_path(model_path)
   if not os.path.exists(path):
     raise FileNotFoundError(f'{path} not found: it is written next to {model_path} by '
@@ -109,27 +117,32 @@ def _load_serving_fn(saved_model_dir):
   return loaded, fn, output_key
 
 
-def _write_fixed_saved_model(loaded, fn, output_key, image_size, c_dim, out_dir):
-  """Saves `fn` with the fixed signature image [1,S,S,3], target [1,c_dim] -> image [1,S,S,3]."""
+def _write_fixed_saved_model(loaded, fn, output_key, image_size, label_dim, out_dir):
+  """Saves `fn` with the fixed signature image [1,S,S,3], target [1,label_dim] -> image."""
   module = tf.Module()
   module.loaded = loaded  # tracks the export's variables, so they are saved with the wrapper
 
   @tf.function(input_signature=[tf.TensorSpec([1, image_size, image_size, 3], tf.float32, 'image'),
-                                tf.TensorSpec([1, c_dim], tf.float32, 'target')])
+                                tf.TensorSpec([1, label_dim], tf.float32, 'target')])
   def serve(image, target):
     return {'image': fn(image=image, target=target)[output_key]}
 
   tf.saved_model.save(module, out_dir, signatures={SIGNATURE: serve})
 
 
-def random_targets(num, metadata, seed=0):
-  """Targets as met in use: create_labels of random valid source labels, one column each.
+def random_targets(num, space, seed=0):
+  """Targets as met in use: one test-time target each of random valid source labels.
+
+  The source labels are of the first dataset of `space` (a `labels.LabelSpace`), and the targets
+  those of `space.create_labels`: with several datasets, the other datasets' targets with their
+  mask too.
 
   Returns:
-    float32 [num, c_dim].
+    float32 [num, label_dim].
   """
   rng = np.random.default_rng(seed)
-  dataset, names = metadata['dataset'], list(metadata['domain_names'])
+  dataset = space.datasets[0]
+  names = space.names_of(dataset)
   c_org = (rng.random([num, len(names)]) < 0.5).astype(np.float32)
   if dataset == 'CelebA':  # at most one hair colour, as in the data
     hair = [i for i, name in enumerate(names) if name in labels_lib.HAIR_COLORS]
@@ -139,24 +152,24 @@ def random_targets(num, metadata, seed=0):
       for row, k in enumerate(pick):
         if k < len(hair):
           c_org[row, hair[k]] = 1.0
-  targets = labels_lib.create_labels(c_org, dataset, names)
+  targets = space.create_labels(c_org, dataset)
   column = rng.integers(0, len(targets), num)
   return np.stack([targets[k][row] for row, k in enumerate(column)])
 
 
-def sample_inputs(image_size, metadata, num, representative_dir='', seed=0):
+def sample_inputs(image_size, space, num, representative_dir='', seed=0):
   """Preprocessed images and targets for calibration and checks.
 
   Args:
     image_size: side of the images.
-    metadata: the export's metadata (dataset, domain_names).
+    space: the model's `labels.LabelSpace`.
     num: how many (fewer if representative_dir holds fewer images).
     representative_dir: JPEG/PNG images preprocessed like a user's image; empty for images of the
       built-in synthetic dataset.
     seed: seeds the synthetic images and the targets.
 
   Returns:
-    (float32 [n, S, S, 3] in [-1, 1], float32 [n, c_dim]).
+    (float32 [n, S, S, 3] in [-1, 1], float32 [n, label_dim]).
   """
   with contextlib.ExitStack() as stack:
     if representative_dir:
@@ -166,7 +179,7 @@ def sample_inputs(image_size, metadata, num, representative_dir='', seed=0):
       synthetic.generate(root, num_images=num, seed=seed)
       paths = sorted(tf.io.gfile.glob(os.path.join(root, synthetic.IMAGE_DIR, '*.jpg')))
     x = np.stack([translate.load_own_image(p, image_size).numpy() for p in paths])
-  return x, random_targets(len(x), metadata, seed)
+  return x, random_targets(len(x), space, seed)
 
 
 def load_interpreter(model_path, num_threads=None):
@@ -187,7 +200,7 @@ def run_tflite(model, image, target, num_threads=None):
   Args:
     model: a .tflite path or an interpreter from `load_interpreter`.
     image: float [1, S, S, 3] in [-1, 1], S the converted size.
-    target: float [1, c_dim].
+    target: float [1, label_dim].
     num_threads: interpreter threads, when `model` is a path.
   Returns:
     float32 [1, S, S, 3] in [-1, 1].
@@ -258,7 +271,7 @@ def convert(saved_model_dir, output, quantize='none', representative_dir='', ima
     raise ValueError(f'--quantize={quantize!r}: expected one of {", ".join(QUANTIZATIONS)}.')
   loaded, fn, output_key = _load_serving_fn(saved_model_dir)
   metadata = export.read_metadata(saved_model_dir)
-  c_dim = int(metadata['c_dim'])
+  space = export.label_space_of(metadata)
   image_size = image_size or int(metadata['image_size'])
   if image_size < 4 or image_size % 4:
     raise ValueError(f'--image_size={image_size}: expected a positive multiple of 4 (G '
@@ -266,13 +279,13 @@ def convert(saved_model_dir, output, quantize='none', representative_dir='', ima
   num = max(num_calibration, NUM_CHECK) if quantize == 'int8' else NUM_CHECK
   logging.info('Preparing %d %s images of %d px.', num,
                'representative' if representative_dir else 'synthetic', image_size)
-  x, c = sample_inputs(image_size, metadata, num, representative_dir)
+  x, c = sample_inputs(image_size, space, num, representative_dir)
 
   with tempfile.TemporaryDirectory() as tmp:
     fixed_dir = os.path.join(tmp, 'fixed')
     logging.info('Writing a fixed-shape SavedModel (image [1,%d,%d,3], target [1,%d]).',
-                 image_size, image_size, c_dim)
-    _write_fixed_saved_model(loaded, fn, output_key, image_size, c_dim, fixed_dir)
+                 image_size, image_size, space.label_dim)
+    _write_fixed_saved_model(loaded, fn, output_key, image_size, space.label_dim, fixed_dir)
     logging.info('Converting %s to TFLite (quantize=%s).', saved_model_dir, quantize)
     with warnings.catch_warnings():
       # int8 calibration runs the converter's own (deprecated) tf.lite.Interpreter internally.
@@ -287,10 +300,12 @@ def convert(saved_model_dir, output, quantize='none', representative_dir='', ima
     logging.info('Checking the converted model against the SavedModel on %d inputs.', NUM_CHECK)
     max_diff, mean_diff = compare(load_interpreter(tmp_model, num_threads), fn, output_key,
                                   x[:NUM_CHECK], c[:NUM_CHECK])
-    sidecar = {'model_name': metadata.get('model_name', ''), 'dataset': metadata['dataset'],
-               'domain_names': list(metadata['domain_names']), 'c_dim': c_dim,
-               'image_size': image_size, 'quantize': quantize,
-               'saved_model_dir': os.path.abspath(saved_model_dir)}
+    sidecar = {'model_name': metadata.get('model_name', ''),
+               'dataset': space.dataset,
+               'domain_names': list(space.domain_names),
+               'domain_datasets': list(space.domain_datasets), 'label_dim': space.label_dim,
+               'label_layout': space.layout, 'image_size': image_size,
+               'quantize': quantize, 'saved_model_dir': os.path.abspath(saved_model_dir)}
     _write_json(metadata_path(output), sidecar)
     os.replace(tmp_model, output)
   finally:
@@ -303,34 +318,26 @@ def convert(saved_model_dir, output, quantize='none', representative_dir='', ima
   return result
 
 
-def _labels(spec, flag, metadata, c_org):
-  names = list(metadata['domain_names'])
-  updates = labels_lib.parse_target(spec, names, flag)
-  return labels_lib.apply_target(c_org, updates, metadata['dataset'], names)
-
-
 def translate_image(model_path, image_path, target, output, base='', num_threads=None):
   """Translates one image file with a converted model, as a mobile app would; returns output.
 
   Args:
     model_path: a .tflite written by `convert` (its sidecar JSON next to it).
     image_path: a JPEG or PNG of any size (its central square is used).
-    target: e.g. "Blond_Hair=1": the domains to set (`labels.parse_target`).
+    target: e.g. "Blond_Hair=1" or, for a joint model, "happy=1": the domains to set, of one
+      dataset (`LabelSpace.target`).
     output: the PNG to write: [input | translated].
-    base: the image's own domains, e.g. "Black_Hair=1,Young=1" (default: none set).
+    base: the image's own domains, e.g. "Black_Hair=1,Young=1" (default: none set), of the
+      dataset of `target`.
     num_threads: interpreter threads.
   """
-  metadata = read_tflite_metadata(model_path)
-  c_org = np.zeros([1, len(metadata['domain_names'])], np.float32)
-  if base:
-    c_org = _labels(base, '--base', metadata, c_org)
-  c_trg = _labels(target, '--set', metadata, c_org)
+  space = export.label_space_of(read_tflite_metadata(model_path))
+  c_trg = space.target(target, base)
   interpreter = load_interpreter(model_path, num_threads)
   size = int(interpreter.get_signature_runner(SIGNATURE).get_input_details()['image']['shape'][1])
   x = translate.load_own_image(image_path, size).numpy()[None]
   y = run_tflite(interpreter, x, c_trg)
-  logging.info('Translated %s with target %s.', image_path,
-               dict(zip(metadata['domain_names'], c_trg[0].tolist())))
+  logging.info('Translated %s with target %s (label %s).', image_path, target, c_trg[0].tolist())
   return images.save_image(output, images.make_grid([x, y]))
 
 

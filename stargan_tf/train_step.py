@@ -14,6 +14,11 @@ losses cast model outputs to float32 and the gradient penalty interpolates in fl
 float16 the optimizers are `keras.optimizers.LossScaleOptimizer`s: the loss is scaled inside the
 tape and the gradients are unscaled (and non-finite steps skipped) by the optimizer.
 
+Joint training on several datasets (mask vector): the steps take a `dataset` name; labels passed
+in are that dataset's own columns, G receives them embedded in the joint layout
+(`labels.LabelSpace.embed`), and the classification losses read that dataset's columns of D_cls
+only. Each dataset gets its own traced graph.
+
 `jit_compile=True` compiles each replica's forward and backward pass (not the optimizer update
 and its cross-replica reduction, which XLA cannot wrap) with XLA.
 """
@@ -21,6 +26,7 @@ and its cross-replica reduction, which XLA cannot wrap) with XLA.
 import keras
 import tensorflow as tf
 
+from stargan_tf import labels as labels_lib
 from stargan_tf import losses
 
 
@@ -46,23 +52,26 @@ class Steps:
     g_optimizer, d_optimizer: Keras optimizers built on the models' variables in scope
       (LossScaleOptimizers for float16).
     loss_config: config.LossConfig.
-    dataset: 'CelebA' or 'RaFD' (selects the classification loss).
+    label_space: labels.LabelSpace of the run, or a dataset name ('CelebA' with the default
+      attributes, 'RaFD').
     strategy: the tf.distribute strategy the models live in.
     rng: tf.random.Generator created in strategy.scope() (checkpointed with the models).
     jit_compile: compile each replica's forward and backward pass with XLA.
   """
 
-  def __init__(self, generator, discriminator, g_optimizer, d_optimizer, loss_config, dataset,
-               strategy, rng, jit_compile=False):
+  def __init__(self, generator, discriminator, g_optimizer, d_optimizer, loss_config,
+               label_space, strategy, rng, jit_compile=False):
     self.G, self.D = generator, discriminator
     self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
     self.loss_config = loss_config
-    self.dataset = dataset
+    if isinstance(label_space, str):
+      label_space = labels_lib.label_space(label_space)
+    self.label_space = label_space
     self.strategy = strategy
     self.rng = rng
-    self.jit_compile = jit_compile
-    self._d_grads_fn = tf.function(self._d_grads, jit_compile=True) if jit_compile else self._d_grads
-    self._g_grads_fn = tf.function(self._g_grads, jit_compile=True) if jit_compile else self._g_grads
+    compile_fn = tf.function(jit_compile=True) if jit_compile else (lambda fn: fn)
+    self._d_grads_fn = compile_fn(self._d_grads)
+    self._g_grads_fn = compile_fn(self._g_grads)
 
   def _reduce(self, per_replica):
     return {k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
@@ -79,40 +88,43 @@ class Steps:
     alpha = self.rng.uniform([tf.shape(c_org)[0], 1, 1, 1])
     return c_trg, alpha
 
-  def _d_grads(self, x_real, c_org, c_trg, alpha):
-    cfg = self.loss_config
-    x_fake = tf.cast(self.G(x_real, c_trg, training=True), tf.float32)
+  def _dataset(self, dataset):
+    return dataset or self.label_space.datasets[0]
+
+  def _d_grads(self, x_real, c_org, c_trg, alpha, dataset):
+    cfg, space = self.loss_config, self.label_space
+    x_fake = tf.cast(self.G(x_real, space.embed(c_trg, dataset), training=True), tf.float32)
     with tf.GradientTape() as tape:
       out_src_real, out_cls_real = self.D(x_real, training=True)
       out_src_fake, _ = self.D(tf.stop_gradient(x_fake), training=True)
       gp = losses.gradient_penalty(lambda x: self.D(x, training=True)[0], x_real, x_fake, alpha)
       total, parts = losses.discriminator_loss(
           out_src_real, out_cls_real, c_org, out_src_fake, gp, cfg.lambda_cls, cfg.lambda_gp,
-          self.dataset)
+          dataset, space.domain_slice(dataset))
       scaled = self._scale(self.d_optimizer, total / self.strategy.num_replicas_in_sync)
     parts['D/loss'] = total
     return tape.gradient(scaled, self.D.trainable_variables), parts
 
-  def _g_grads(self, x_real, c_org, c_trg):
-    cfg = self.loss_config
+  def _g_grads(self, x_real, c_org, c_trg, dataset):
+    cfg, space = self.loss_config, self.label_space
     with tf.GradientTape() as tape:
-      x_fake = self.G(x_real, c_trg, training=True)
+      x_fake = self.G(x_real, space.embed(c_trg, dataset), training=True)
       out_src_fake, out_cls_fake = self.D(x_fake, training=True)
-      x_rec = self.G(x_fake, c_org, training=True)
+      x_rec = self.G(x_fake, space.embed(c_org, dataset), training=True)
       total, parts = losses.generator_loss(
           out_src_fake, out_cls_fake, c_trg, x_real, x_rec, cfg.lambda_cls, cfg.lambda_rec,
-          self.dataset)
+          dataset, space.domain_slice(dataset))
       scaled = self._scale(self.g_optimizer, total / self.strategy.num_replicas_in_sync)
     parts['G/loss'] = total
     return tape.gradient(scaled, self.G.trainable_variables), parts
 
-  def _d_step(self, x_real, c_org, c_trg, alpha):
-    grads, parts = self._d_grads_fn(x_real, c_org, c_trg, alpha)
+  def _d_step(self, x_real, c_org, c_trg, alpha, dataset):
+    grads, parts = self._d_grads_fn(x_real, c_org, c_trg, alpha, dataset)
     self.d_optimizer.apply_gradients(zip(grads, self.D.trainable_variables))
     return parts
 
-  def _g_step(self, x_real, c_org, c_trg):
-    grads, parts = self._g_grads_fn(x_real, c_org, c_trg)
+  def _g_step(self, x_real, c_org, c_trg, dataset):
+    grads, parts = self._g_grads_fn(x_real, c_org, c_trg, dataset)
     self.g_optimizer.apply_gradients(zip(grads, self.G.trainable_variables))
     return parts
 
@@ -122,11 +134,15 @@ class Steps:
     return self.strategy.run(self._draw, args=(c_org,))
 
   @tf.function
-  def d_step(self, x_real, c_org, c_trg, alpha):
-    """One discriminator update; returns {'D/loss_real', 'D/loss_fake', 'D/loss_cls', ...}."""
-    return self._reduce(self.strategy.run(self._d_step, args=(x_real, c_org, c_trg, alpha)))
+  def d_step(self, x_real, c_org, c_trg, alpha, dataset=None):
+    """One discriminator update on a batch of `dataset` (default: the first of the label space);
+    returns {'D/loss_real', 'D/loss_fake', 'D/loss_cls', ...}."""
+    return self._reduce(self.strategy.run(
+        self._d_step, args=(x_real, c_org, c_trg, alpha, self._dataset(dataset))))
 
   @tf.function
-  def g_step(self, x_real, c_org, c_trg):
-    """One generator update on a freshly generated fake; returns {'G/loss_fake', ...}."""
-    return self._reduce(self.strategy.run(self._g_step, args=(x_real, c_org, c_trg)))
+  def g_step(self, x_real, c_org, c_trg, dataset=None):
+    """One generator update on a freshly generated fake of a `dataset` batch; returns
+    {'G/loss_fake', ...}."""
+    return self._reduce(self.strategy.run(
+        self._g_step, args=(x_real, c_org, c_trg, self._dataset(dataset))))

@@ -1,5 +1,9 @@
 """The training loop: n_critic schedule, lr decay, checkpoints, summaries, sample grids, resume.
 
+With --dataset=Both each iteration trains on one CelebA batch and then one RaFD batch (a D update
+for each, and every n_critic-th iteration a G update right after each D update); the logged
+losses are named per dataset ('CelebA/D/loss_cls', 'RaFD/G/loss_rec', ...).
+
 Outputs under work_dir: checkpoints/ (G, D, both optimizers, step, RNG state), samples/ (grids),
 logs/ (TensorBoard), config.json. Running again with the same work_dir resumes from the latest
 checkpoint; `resume_iters` picks an older one. Checkpoints hold the same objects whatever the
@@ -23,7 +27,6 @@ import tensorflow as tf
 from stargan_tf import config as config_lib
 from stargan_tf import distribute
 from stargan_tf import images
-from stargan_tf import labels as labels_lib
 from stargan_tf import models
 from stargan_tf import train_step
 from stargan_tf.data import pipeline
@@ -35,11 +38,11 @@ NUM_SAMPLE_IMAGES = 8
 def build_models(model_config):
   """Returns (G, D) built on dummy inputs so their variables exist."""
   m = model_config
-  G = models.Generator(conv_dim=m.g_conv_dim, c_dim=m.c_dim, repeat_num=m.g_repeat_num)
-  D = models.Discriminator(image_size=m.image_size, conv_dim=m.d_conv_dim, c_dim=m.c_dim,
+  G = models.Generator(conv_dim=m.g_conv_dim, c_dim=m.label_dim, repeat_num=m.g_repeat_num)
+  D = models.Discriminator(image_size=m.image_size, conv_dim=m.d_conv_dim, c_dim=m.num_domains,
                            repeat_num=m.d_repeat_num)
   x = tf.zeros([1, m.image_size, m.image_size, 3])
-  G(x, tf.zeros([1, m.c_dim]))
+  G(x, tf.zeros([1, m.label_dim]))
   D(x)
   return G, D
 
@@ -125,18 +128,23 @@ def _format_eta(seconds):
 
 
 class SampleWriter:
-  """Translates a fixed batch of test images into every target domain and writes the grid."""
+  """Translates a fixed batch of test images into every target domain and writes the grid.
+
+  With --dataset=Both the images are CelebA's and the columns every CelebA target, then every
+  RaFD class (`labels.LabelSpace.create_labels`).
+  """
 
   def __init__(self, G, data_config, sample_dir):
     self.G = G
     self.sample_dir = sample_dir
-    paths, c_org = splits.load_split(data_config, 'test')
+    dataset = data_config.sample_dataset
+    paths, c_org = splits.load_split(data_config, 'test', dataset)
     n = min(NUM_SAMPLE_IMAGES, len(paths))
-    ds = pipeline.make_dataset(paths[:n], c_org[:n], data_config.crop_size,
+    ds = pipeline.make_dataset(paths[:n], c_org[:n], data_config.crop_size_of(dataset),
                                data_config.image_size, n, training=False)
     self.x_fixed, c_fixed = next(iter(ds))
-    self.targets = [tf.constant(c) for c in labels_lib.create_labels(
-        c_fixed.numpy(), data_config.dataset, data_config.selected_attrs)]
+    self.targets = [tf.constant(c) for c in data_config.label_space.create_labels(
+        c_fixed.numpy(), dataset)]
     self._translate = tf.function(lambda x, c: tf.cast(self.G(x, c, training=False), tf.float32))
 
   def write(self, step):
@@ -167,17 +175,24 @@ def train(config, stop_after=None):
   chief = distribute.is_chief(strategy)
   if chief:
     config_lib.save(config, work_dir)
-  paths, c_org = splits.load_split(d_cfg, 'train')
-  if c_org.shape[1] != config.model.c_dim:
-    raise ValueError(f'the {d_cfg.dataset} training labels have {c_org.shape[1]} domains but '
-                     f'--c_dim={config.model.c_dim}; set --c_dim={c_org.shape[1]}.')
+  space = d_cfg.label_space
+  train_splits = {}
+  for dataset in d_cfg.datasets:
+    paths, c_org = splits.load_split(d_cfg, 'train', dataset)
+    expected = len(space.names_of(dataset))
+    if c_org.shape[1] != expected:
+      flag = '--c2_dim' if dataset == 'RaFD' and space.mask else '--c_dim'
+      raise ValueError(f'the {dataset} training labels have {c_org.shape[1]} domains but '
+                       f'{flag}={expected}; set {flag}={c_org.shape[1]}.')
+    train_splits[dataset] = paths, c_org
   replicas = strategy.num_replicas_in_sync
   if d_cfg.batch_size % replicas:
     raise ValueError(f'--batch_size={d_cfg.batch_size} (the global batch) must be divisible by '
                      f'the {replicas} replicas of --strategy={t_cfg.strategy}.')
   task_type, task_id = distribute.task(strategy)
-  logging.info('Training on %d images of %s; %d replica(s), global batch %d%s; precision %s%s.',
-               len(paths), d_cfg.dataset, replicas, d_cfg.batch_size,
+  logging.info('Training on %s; %d replica(s), global batch %d%s; precision %s%s.',
+               ' and '.join(f'{len(p):,} images of {k}' for k, (p, _) in train_splits.items()),
+               replicas, d_cfg.batch_size,
                f'; this is {task_type} {task_id}' if task_type else '', t_cfg.precision,
                ', XLA' if t_cfg.jit_compile else '')
 
@@ -207,16 +222,18 @@ def train(config, stop_after=None):
     logging.info('Step %d >= num_iters %d: nothing to train.', start, t_cfg.num_iters)
     return {}
 
-  dataset = pipeline.make_dataset(paths, c_org, d_cfg.crop_size, d_cfg.image_size,
-                                  d_cfg.batch_size, training=True, seed=t_cfg.seed,
-                                  start_step=start, deterministic=d_cfg.deterministic_input,
-                                  cache_dir=d_cfg.cache_dir or None)
   options = tf.data.Options()
   # Every worker builds the same stream and keeps its share of each global batch.
   options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-  batches = iter(strategy.experimental_distribute_dataset(dataset.with_options(options)))
-  steps = train_step.Steps(G, D, g_optimizer, d_optimizer, config.loss, d_cfg.dataset,
-                           strategy, rng, jit_compile=t_cfg.jit_compile)
+  batches = {}
+  for dataset, (paths, c_org) in train_splits.items():
+    ds = pipeline.make_dataset(paths, c_org, d_cfg.crop_size_of(dataset), d_cfg.image_size,
+                               d_cfg.batch_size, training=True, seed=t_cfg.seed, start_step=start,
+                               deterministic=d_cfg.deterministic_input,
+                               cache_dir=d_cfg.cache_dir_of(dataset) or None)
+    batches[dataset] = iter(strategy.experimental_distribute_dataset(ds.with_options(options)))
+  steps = train_step.Steps(G, D, g_optimizer, d_optimizer, config.loss, space, strategy, rng,
+                           jit_compile=t_cfg.jit_compile)
   if chief:
     writer = tf.summary.create_file_writer(os.path.join(work_dir, 'logs'))
     samples = SampleWriter(G, d_cfg, os.path.join(work_dir, 'samples'))
@@ -235,11 +252,14 @@ def train(config, stop_after=None):
         lrs = new_lrs
         g_optimizer.learning_rate.assign(lrs[0])
         d_optimizer.learning_rate.assign(lrs[1])
-      x_real, c_real = next(batches)
-      c_trg, alpha = steps.draw(c_real)
-      metrics.update(steps.d_step(x_real, c_real, c_trg, alpha))
-      if (i + 1) % t_cfg.n_critic == 0:
-        metrics.update(steps.g_step(x_real, c_real, c_trg))
+      for dataset, dataset_batches in batches.items():
+        x_real, c_real = next(dataset_batches)
+        c_trg, alpha = steps.draw(c_real)
+        prefix = f'{dataset}/' if space.mask else ''
+        parts = steps.d_step(x_real, c_real, c_trg, alpha, dataset)
+        if (i + 1) % t_cfg.n_critic == 0:
+          parts.update(steps.g_step(x_real, c_real, c_trg, dataset))
+        metrics.update({prefix + k: v for k, v in parts.items()})
       step.assign(i + 1)
       done = i + 1
 

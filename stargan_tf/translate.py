@@ -8,6 +8,10 @@ Each grid row is [input | one column per target]; by default the targets are tho
 `labels.create_labels` (one per domain; hair colours exclusive), with --target one explicit
 target. A user's own images have no labels, so their source labels are read off the trained
 discriminator's classifier (D_cls): attribute present iff its logit > 0, RaFD class = argmax.
+
+A joint model (--dataset=Both) translates CelebA test images (or own images, read as CelebA
+faces) into every CelebA target and then every RaFD expression: 1 + 5 + 8 columns with the
+default attributes. --target may name domains of either dataset (one dataset per target).
 """
 
 import os
@@ -20,7 +24,6 @@ import tensorflow as tf
 
 from stargan_tf import flags as flags_lib
 from stargan_tf import images
-from stargan_tf import labels as labels_lib
 from stargan_tf import trainer
 from stargan_tf.data import ops
 from stargan_tf.data import pipeline
@@ -40,22 +43,22 @@ def own_images_dataset(input_dir, image_size, batch_size):
   return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE), names
 
 
-def labels_from_classifier(D, x, dataset):
-  """Source labels [N, c_dim] as D_cls reads them."""
-  logits = D(x, training=False)[1].numpy()
-  if dataset == 'RaFD':
-    return np.eye(logits.shape[1], dtype=np.float32)[logits.argmax(axis=1)]
-  return (logits > 0).astype(np.float32)
+def labels_from_classifier(D, x, label_space, dataset):
+  """Source labels of `dataset` [N, len(names)] as D_cls reads them."""
+  return label_space.from_classifier(D(x, training=False)[1].numpy(), dataset)
 
 
 def make_targets(c_org, config, target):
-  """The target columns for one batch: create_labels, or the single --target."""
+  """The G labels of each column for one batch of the sample dataset's images with labels
+  c_org: LabelSpace.create_labels, or the single --target."""
   d = config.data
-  names = labels_lib.domain_names(d.dataset, d.selected_attrs)
+  space, dataset = d.label_space, d.sample_dataset
   if target:
-    updates = labels_lib.parse_target(target, list(names))
-    return [labels_lib.apply_target(c_org, updates, d.dataset, list(names))]
-  return labels_lib.create_labels(c_org, d.dataset, d.selected_attrs)
+    target_dataset, updates = space.parse_target(target)
+    if target_dataset != dataset:  # the image has no labels of that dataset
+      c_org = np.zeros([len(c_org), len(space.names_of(target_dataset))], np.float32)
+    return [space.apply_target(c_org, target_dataset, updates)]
+  return space.create_labels(c_org, dataset)
 
 
 def translate(work_dir, output_dir='', input_dir='', target='', batch_size=16, max_images=0,
@@ -63,22 +66,23 @@ def translate(work_dir, output_dir='', input_dir='', target='', batch_size=16, m
   """Writes grids <output_dir>/<k>-images.png; returns their paths."""
   config, G, D = trainer.restore_models(work_dir, step)
   d = config.data
+  space, dataset = d.label_space, d.sample_dataset
   if target:  # Fail on a bad --target before any work.
-    labels_lib.parse_target(target, list(labels_lib.domain_names(d.dataset, d.selected_attrs)))
+    space.parse_target(target)
   output_dir = output_dir or os.path.join(work_dir, 'results')
   if input_dir:
     batches, _ = own_images_dataset(input_dir, d.image_size, batch_size)
-    batches = batches.map(lambda x: (x, tf.zeros([tf.shape(x)[0], config.model.c_dim])))
+    batches = batches.map(lambda x: (x, tf.zeros([tf.shape(x)[0], 0])))
   else:
-    paths, c_org = splits.load_split(d, 'test')
-    batches = pipeline.make_dataset(paths, c_org, d.crop_size, d.image_size, batch_size,
-                                    training=False)
+    paths, c_org = splits.load_split(d, 'test', dataset)
+    batches = pipeline.make_dataset(paths, c_org, d.crop_size_of(dataset), d.image_size,
+                                    batch_size, training=False)
   generate = tf.function(lambda x, c: G(x, c, training=False))
   written, seen = [], 0
   for k, (x, c_org) in enumerate(batches, start=1):
     if max_images and seen >= max_images:
       break
-    c_org = labels_from_classifier(D, x, d.dataset) if input_dir else c_org.numpy()
+    c_org = labels_from_classifier(D, x, space, dataset) if input_dir else c_org.numpy()
     columns = [x.numpy()] + [generate(x, tf.constant(c)).numpy()
                              for c in make_targets(c_org, config, target)]
     written.append(images.save_image(os.path.join(output_dir, f'{k}-images.png'),

@@ -62,14 +62,57 @@ def tiny_config(make_tiny_config, tmp_path):
   return make_tiny_config(tmp_path / 'run')
 
 
-def demo_config(root, num_iters, synthetic_images, test_size=2000, image_size=32):
+def joint(config, root):
+  """`config` turned into --dataset=Both on the two synthetic datasets under `root`
+  (root/celeba in the CelebA format, root/RaFD/{train,test} in the RaFD layout)."""
+  from stargan_tf import config as config_lib
+  return config_lib.Config(
+      data=dataclasses.replace(
+          config.data, dataset='Both',
+          attr_path=str(root / 'celeba' / 'list_attr_celeba.txt'),
+          celeba_image_dir=str(root / 'celeba' / 'img_align_celeba'),
+          rafd_image_dir=str(root / 'RaFD' / 'train'), rafd_test_dir=str(root / 'RaFD' / 'test'),
+          rafd_crop_size=178),
+      model=dataclasses.replace(config.model, mask_vector=True),
+      loss=config.loss, train=config.train).validate()
+
+
+@pytest.fixture(scope='session')
+def synthetic_both_dir(tmp_path_factory):
+  """The two small synthetic datasets of joint training, written once per test session."""
+  from stargan_tf.data import synthetic
+  root = tmp_path_factory.mktemp('synthetic_both')
+  synthetic.generate(str(root / 'celeba'), num_images=TINY_IMAGES, seed=0, expressions=True)
+  synthetic.generate_rafd(str(root / 'RaFD'), num_images=TINY_IMAGES, seed=1, test_fraction=0.25)
+  return root
+
+
+@pytest.fixture(scope='session')
+def make_tiny_both_config(make_tiny_config, synthetic_both_dir):
+  """Like make_tiny_config, with --dataset=Both on the two tiny synthetic datasets."""
+  return lambda work_dir, **train_values: joint(make_tiny_config(work_dir, **train_values),
+                                                synthetic_both_dir)
+
+
+@pytest.fixture(scope='session')
+def trained_both(tmp_path_factory, make_tiny_both_config):
+  """A tiny --dataset=Both run trained for 2 steps, shared by the tests that restore it."""
+  from stargan_tf import trainer
+  config = make_tiny_both_config(tmp_path_factory.mktemp('both_run'), num_iters=2,
+                                 num_iters_decay=0, n_critic=1, log_step=1)
+  trainer.train(config)
+  return config
+
+
+def demo_config(root, num_iters, synthetic_images, test_size=2000, image_size=32, both=False):
   """configs/synthetic.flags's model and data at a constant learning rate, under `root`.
 
-  The set-up of the slow tests that need a generator really trained on the synthetic dataset.
+  The set-up of the slow tests that need a generator really trained on the synthetic dataset;
+  both=True: configs/synthetic_both.flags's (the two synthetic datasets, written on first use).
   """
   from stargan_tf import config as config_lib
   c = config_lib.Config()
-  return config_lib.Config(
+  config = config_lib.Config(
       data=dataclasses.replace(
           c.data, attr_path=str(root / 'data' / 'list_attr_celeba.txt'),
           celeba_image_dir=str(root / 'data' / 'img_align_celeba'),
@@ -80,4 +123,5 @@ def demo_config(root, num_iters, synthetic_images, test_size=2000, image_size=32
       loss=c.loss,
       train=dataclasses.replace(c.train, work_dir=str(root / 'run'), num_iters=num_iters,
                                 num_iters_decay=0, log_step=100, sample_step=num_iters,
-                                model_save_step=num_iters)).validate()
+                                model_save_step=num_iters))
+  return joint(config, root / 'both') if both else config.validate()

@@ -261,9 +261,10 @@ class ModelRepository:
 class _Servicer(prediction_service_pb2_grpc.PredictionServiceServicer):
   """Predict and GetModelMetadata; the other methods answer UNIMPLEMENTED (the base class)."""
 
-  def __init__(self, repository, log):
+  def __init__(self, repository, log, log_inputs):
     self._repository = repository
     self._log = log
+    self._log_inputs = log_inputs
 
   def Predict(self, request, context):
     spec = request.model_spec
@@ -278,6 +279,7 @@ class _Servicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         except (TypeError, ValueError) as e:
           raise ServingStatus(grpc.StatusCode.INVALID_ARGUMENT,
                               f'tensor parsing error: {key} ({e})') from None
+      self._log_inputs(inputs)
       name, outputs = self._repository.predict(servable, spec.signature_name, inputs,
                                                request.output_filter)
     except ServingStatus as e:
@@ -474,6 +476,7 @@ class _RestHandler(http.server.BaseHTTPRequestHandler):
           raise ServingStatus(grpc.StatusCode.INVALID_ARGUMENT,
                               f'JSON object: does not have named input: {key}')
         inputs[key] = _from_rest_value(value, tf.dtypes.as_dtype(signature_inputs[key].dtype))
+      self.server.log_inputs(inputs)
       _, outputs = repository.predict(servable, signature_key, inputs)
       return rest_outputs_json(outputs)
     self._handle(answer)
@@ -498,11 +501,17 @@ class PredictionServer:
     warmup: replay each version's warmup records at load (TF Serving's default).
     rest: also serve the REST API (at `rest_url`).
     max_workers: threads answering gRPC calls; more concurrent calls wait in gRPC's queue.
+
+  Attributes:
+    requests: (api, model name, signature) of each call received, in order.
+    predict_inputs: {input name: array} of each Predict (gRPC or REST) whose inputs were read, in
+      order: what a client sent.
   """
 
   def __init__(self, models, *, batching=None, warmup=True, rest=False, max_workers=4):
     self.repository = ModelRepository(models, batching=batching, warmup=warmup)
-    self.requests = []  # (api, model name, signature) of each call received, in order
+    self.requests = []
+    self.predict_inputs = []
     self._lock = threading.Lock()
     self._max_workers = max_workers
     self._rest = rest
@@ -516,6 +525,10 @@ class PredictionServer:
     with self._lock:
       self.requests.append((api, model, signature))
 
+  def _record_inputs(self, inputs):
+    with self._lock:
+      self.predict_inputs.append(inputs)
+
   def start(self):
     self._grpc = grpc.server(
         futures.ThreadPoolExecutor(max_workers=self._max_workers),
@@ -523,7 +536,7 @@ class PredictionServer:
         options=[('grpc.max_receive_message_length', -1),
                  ('grpc.max_send_message_length', -1)])
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-        _Servicer(self.repository, self._record), self._grpc)
+        _Servicer(self.repository, self._record, self._record_inputs), self._grpc)
     port = self._grpc.add_insecure_port('127.0.0.1:0')
     self._grpc.start()
     self.address = f'127.0.0.1:{port}'
@@ -532,6 +545,7 @@ class PredictionServer:
       self._http.daemon_threads = True
       self._http.repository = self.repository
       self._http.log = self._record
+      self._http.log_inputs = self._record_inputs
       self._http_thread = threading.Thread(target=self._http.serve_forever, daemon=True)
       self._http_thread.start()
       self.rest_url = f'http://127.0.0.1:{self._http.server_address[1]}'

@@ -35,6 +35,13 @@ def test_defaults_are_the_paper_settings():
     ({'train': {'cpu_devices': -1}}, '--cpu_devices=-1'),
     ({'train': {'strategy': 'multi_worker'}, 'data': {'deterministic_input': False}},
      '--deterministic_input=false cannot be used with --strategy=multi_worker'),
+    ({'data': {'dataset': 'Both'}}, '--dataset=Both but the model config has mask_vector=False'),
+    ({'model': {'mask_vector': True}}, '--dataset=CelebA but the model config has mask_vector='
+     'True'),
+    ({'data': {'dataset': 'Both'}, 'model': {'mask_vector': True, 'c2_dim': 7}},
+     '--c2_dim=7: --dataset=Both learns the 8 RaFD expressions'),
+    ({'data': {'dataset': 'Both', 'selected_attrs': ('Black_Hair', 'Smiles')},
+      'model': {'mask_vector': True, 'c_dim': 2}}, r"unknown CelebA attribute\(s\) \['Smiles'\]"),
 ])
 def test_validate_names_the_bad_setting(sections, message):
   with pytest.raises(ValueError, match=message):
@@ -51,3 +58,24 @@ def test_json_round_trip(tmp_path):
 def test_load_missing(tmp_path):
   with pytest.raises(FileNotFoundError, match='config.json not found'):
     config_lib.load(str(tmp_path))
+
+
+def test_joint_label_widths_are_the_reference_ones():
+  """--dataset=Both: G is conditioned on 5 + 8 + 2 columns and D classifies 5 + 8."""
+  c = _config(data={'dataset': 'Both'}, model={'mask_vector': True}).validate()
+  assert (c.model.label_dim, c.model.num_domains) == (15, 13)
+  assert c.data.datasets == ('CelebA', 'RaFD') and c.data.sample_dataset == 'CelebA'
+  assert (c.data.crop_size_of('CelebA'), c.data.crop_size_of('RaFD')) == (178, 256)
+  space = c.data.label_space
+  assert (space.label_dim, space.num_domains) == (15, 13)
+  single = config_lib.Config().validate()
+  assert (single.model.label_dim, single.model.num_domains) == (5, 5)
+  with pytest.raises(ValueError, match='crop size per dataset'):
+    c.data.crop_size  # pylint: disable=pointless-statement
+
+
+def test_joint_cache_has_a_folder_per_dataset(tmp_path):
+  c = _config(data={'dataset': 'Both', 'cache_dir': str(tmp_path)}, model={'mask_vector': True})
+  assert c.data.cache_dir_of('RaFD') == str(tmp_path / 'RaFD')
+  assert _config(data={'cache_dir': str(tmp_path)}).data.cache_dir_of('CelebA') == str(tmp_path)
+  assert _config().data.cache_dir_of('CelebA') == ''

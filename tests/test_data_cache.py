@@ -1,5 +1,6 @@
 """Tests for stargan_tf.data.cache and make_dataset(cache_dir=...)."""
 
+import dataclasses
 import json
 import logging
 import os
@@ -202,7 +203,8 @@ def test_write_cache_for_config_caches_train_and_test(make_tiny_config, tmp_path
   cache_dir = str(tmp_path / 'cache')
   train, _ = splits.load_split(config.data, 'train')
   test, _ = splits.load_split(config.data, 'test')
-  assert cache.write_cache_for_config(config.data, cache_dir) == len(train) + len(test)
+  data = dataclasses.replace(config.data, cache_dir=cache_dir)
+  assert cache.write_cache_for_config(data) == len(train) + len(test)
   manifest = cache.read_manifest(cache_dir)
   assert manifest['crop_size'] == 178 and manifest['image_size'] == 32
   assert sorted(manifest['sources']) == sorted(os.path.abspath(p) for p in train + test)

@@ -1,4 +1,4 @@
-"""Tests for stargan_tf.data.synthetic: files, determinism, and measurable attributes."""
+"""Tests for stargan_tf.data.synthetic: files, determinism, and measurable labels."""
 
 import io
 import os
@@ -9,13 +9,14 @@ from PIL import Image
 import pytest
 
 from stargan_tf import labels as labels_lib
-from stargan_tf.data import celeba, pipeline, synthetic
+from stargan_tf.data import celeba, pipeline, rafd, synthetic
 
 NUM_IMAGES = 240
+RAFD_IMAGES = 64
 
 
-def _generate(root, num_images=NUM_IMAGES, seed=0):
-  synthetic.generate(str(root), num_images=num_images, seed=seed)
+def _generate(root, num_images=NUM_IMAGES, seed=0, expressions=False):
+  synthetic.generate(str(root), num_images=num_images, seed=seed, expressions=expressions)
   return str(root / synthetic.ATTR_FILE), str(root / synthetic.IMAGE_DIR)
 
 
@@ -29,9 +30,20 @@ def dataset(tmp_path_factory):
   return [os.path.join(image_dir, name) for name, _ in lines], labels
 
 
+@pytest.fixture(scope='module')
+def rafd_dir(tmp_path_factory):
+  root = tmp_path_factory.mktemp('synthetic_rafd') / 'rafd'
+  synthetic.generate_rafd(str(root), num_images=RAFD_IMAGES, seed=0)
+  return root
+
+
 def _load(paths, size):
   ds = pipeline.make_dataset(paths, np.zeros([len(paths), 1]), 178, size, 64, training=False)
   return np.concatenate([x.numpy() for x, _ in ds])
+
+
+def _image_paths(image_dir):
+  return sorted(os.path.join(image_dir, f) for f in os.listdir(image_dir))
 
 
 def _files(root):
@@ -170,9 +182,10 @@ def test_editing_the_identity_region_changes_no_attribute(dataset):
   assert synthetic.identity_error(x, edited).min() > 0.1
 
 
-def test_measurement_rejects_images_below_32_px():
+@pytest.mark.parametrize('measure', [synthetic.measure_attributes, synthetic.measure_expression])
+def test_measurement_rejects_images_below_32_px(measure):
   with pytest.raises(ValueError, match='32 px'):
-    synthetic.measure_attributes(np.zeros([1, 16, 16, 3]))
+    measure(np.zeros([1, 16, 16, 3]))
 
 
 def test_ensure_generates_only_when_the_attr_file_is_absent(tmp_path):
@@ -186,15 +199,20 @@ def test_ensure_generates_only_when_the_attr_file_is_absent(tmp_path):
   assert attr_path.read_text() == marked
 
 
-def test_generate_refuses_a_non_empty_folder(tmp_path):
+WRITERS = [synthetic.generate, synthetic.generate_rafd]
+
+
+@pytest.mark.parametrize('generate', WRITERS)
+def test_generate_refuses_a_non_empty_folder(tmp_path, generate):
   (tmp_path / 'data').mkdir()
   (tmp_path / 'data' / 'keep.txt').write_text('user file')
   with pytest.raises(FileExistsError, match='not empty'):
-    synthetic.generate(str(tmp_path / 'data'), 3)
+    generate(str(tmp_path / 'data'), 16)
   assert os.listdir(tmp_path / 'data') == ['keep.txt']
 
 
-def test_interrupted_generation_leaves_nothing_behind(tmp_path, monkeypatch):
+@pytest.mark.parametrize('generate', WRITERS)
+def test_interrupted_generation_leaves_nothing_behind(tmp_path, monkeypatch, generate):
   draw = synthetic._draw
 
   def failing_draw(p, i):
@@ -204,5 +222,167 @@ def test_interrupted_generation_leaves_nothing_behind(tmp_path, monkeypatch):
 
   monkeypatch.setattr(synthetic, '_draw', failing_draw)
   with pytest.raises(KeyboardInterrupt):
-    synthetic.generate(str(tmp_path / 'data'), 20)
+    generate(str(tmp_path / 'data'), 20)
   assert os.listdir(tmp_path) == []
+
+
+# Expression marks on the CelebA-format images.
+
+
+def test_expression_marks_have_their_own_stream_and_paint_only_the_mouth_box():
+  plain = synthetic._celeba_plan(48, 3, expressions=False)
+  marked = synthetic._celeba_plan(48, 3, expressions=True)
+  assert set(marked) - set(plain) == {'expression'}
+  for name, values in plain.items():
+    np.testing.assert_array_equal(marked[name], values, err_msg=name)
+  assert set(marked['expression']) == set(range(len(labels_lib.RAFD_CLASSES)))
+  x0, y0, x1, y1 = synthetic._box_pixels('mouth')
+  assert (x0 + x1 == synthetic.WIDTH and y1 == synthetic._box_pixels('identity')[3])
+  for i in range(48):
+    plain_image = np.asarray(synthetic._draw(plain, i))
+    marked_image = np.array(synthetic._draw(marked, i))
+    np.testing.assert_array_equal(marked_image[y0:y1, x0:x1],
+                                  np.broadcast_to(synthetic.EXPRESSION_RGB[marked['expression'][i]],
+                                                  (y1 - y0, x1 - x0, 3)))
+    marked_image[y0:y1, x0:x1] = plain_image[y0:y1, x0:x1]
+    np.testing.assert_array_equal(marked_image, plain_image)
+
+
+def test_expression_marks_are_measurable_and_change_no_attribute(tmp_path):
+  plain_attr, plain_dir = _generate(tmp_path / 'plain', 48, seed=3)
+  marked_attr, marked_dir = _generate(tmp_path / 'marked', 48, seed=3, expressions=True)
+  with open(plain_attr, 'rb') as f1, open(marked_attr, 'rb') as f2:
+    assert f1.read() == f2.read()
+  expressions = synthetic._celeba_plan(48, 3, expressions=True)['expression']
+  for size in (32, 128):
+    plain, marked = (_load(_image_paths(d), size) for d in (plain_dir, marked_dir))
+    np.testing.assert_array_equal(synthetic.measure_attributes(marked),
+                                  synthetic.measure_attributes(plain))
+    np.testing.assert_array_equal(synthetic.measure_expression(marked), expressions)
+    assert synthetic.identity_error(plain, marked, exclude_mouth=True).max() < 0.005
+    assert synthetic.identity_error(plain, marked).min() > 0.02
+
+
+def test_identity_error_can_exclude_the_mouth_box(dataset):
+  paths, labels = dataset
+  x = _load(paths[:32], 32)
+  [(rows, cols)] = synthetic.region_slices('identity', 32)
+  y = np.roll(x, 1, axis=0)
+  np.testing.assert_array_equal(synthetic.identity_error(x, y),
+                                np.abs(x[:, rows, cols] - y[:, rows, cols]).mean(axis=(1, 2, 3)))
+  for k, rgb in enumerate(synthetic.EXPRESSION_RGB):
+    edited = _repaint(x, 'mouth', rgb)
+    np.testing.assert_array_equal(synthetic.measure_expression(edited), k)
+    np.testing.assert_array_equal(synthetic.measure_attributes(edited), labels[:32])
+    np.testing.assert_array_equal(synthetic.identity_error(x, edited, exclude_mouth=True), 0.0)
+    assert synthetic.identity_error(x, edited).min() > 0.01
+  outside = _repaint(x, 'identity', (128, 128, 128))
+  assert synthetic.identity_error(x, outside, exclude_mouth=True).min() > 0.1
+
+
+def test_ensure_passes_expressions_through(tmp_path):
+  synthetic.ensure(str(tmp_path / 'a'), 5, seed=0, expressions=True)
+  _generate(tmp_path / 'b', 5, seed=0, expressions=True)
+  _generate(tmp_path / 'c', 5, seed=0)
+  a, b, c = (_files(tmp_path / n) for n in 'abc')
+  assert a == b and a != c
+
+
+# The RaFD-layout dataset.
+
+
+def _rafd_names(root):
+  """{split: {class: [file names]}} of a RaFD-layout folder."""
+  return {
+      split: {c: sorted(os.listdir(root / split / c)) for c in sorted(os.listdir(root / split))}
+      for split in sorted(os.listdir(root))
+  }
+
+
+def test_rafd_layout_has_the_rafd_classes_and_disjoint_splits(rafd_dir):
+  names = _rafd_names(rafd_dir)
+  assert list(names) == ['test', 'train']
+  counts = {}
+  for split, classes in names.items():
+    assert tuple(classes) == labels_lib.RAFD_CLASSES
+    for c, files in classes.items():
+      assert files, (split, c)
+      counts[split, c] = len(files)
+  everything = [f for classes in names.values() for files in classes.values() for f in files]
+  assert sorted(everything) == [f'{i:06d}.jpg' for i in range(1, RAFD_IMAGES + 1)]  # disjoint
+  per_class = RAFD_IMAGES // len(labels_lib.RAFD_CLASSES)
+  for c in labels_lib.RAFD_CLASSES:
+    assert counts['train', c] + counts['test', c] == per_class
+    assert counts['test', c] == round(0.1 * per_class)
+  with Image.open(rafd_dir / 'train' / 'angry' / names['train']['angry'][0]) as image:
+    assert image.format == 'JPEG' and image.size == (178, 218) and image.mode == 'RGB'
+
+
+@pytest.mark.parametrize('size', [32, 128])
+@pytest.mark.parametrize('split', ['train', 'test'])
+def test_measure_expression_recovers_every_class_through_the_pipeline(rafd_dir, split, size):
+  paths, labels, class_names = rafd.rafd_split(str(rafd_dir / split))
+  assert tuple(class_names) == labels_lib.RAFD_CLASSES
+  ds = pipeline.make_dataset(paths, labels, crop_size=178, image_size=size, batch_size=32,
+                             training=False)
+  measured = np.concatenate([synthetic.measure_expression(x) for x, _ in ds])
+  assert measured.dtype == np.int64 and measured.shape == (len(paths),)
+  np.testing.assert_array_equal(measured, labels.argmax(axis=1))
+  assert set(measured) == set(range(len(class_names)))
+
+
+def test_measure_expression_on_flipped_training_batches(rafd_dir):
+  paths, labels, _ = rafd.rafd_split(str(rafd_dir / 'train'))
+  ds = pipeline.make_dataset(paths, labels, 178, 32, 16, training=True, seed=5)
+  for x, y in ds.take(4):
+    np.testing.assert_array_equal(synthetic.measure_expression(x), y.numpy().argmax(axis=1))
+
+
+def test_rafd_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path):
+  for name, seed in (('a', 7), ('b', 7), ('c', 8)):
+    synthetic.generate_rafd(str(tmp_path / name), num_images=synthetic.MIN_RAFD_IMAGES, seed=seed)
+  a, b, c = (_files(tmp_path / n) for n in 'abc')
+  assert len(a) == synthetic.MIN_RAFD_IMAGES and a == b and a != c
+  assert sorted(os.listdir(tmp_path)) == ['a', 'b', 'c']  # no temporary folders left
+  for classes in _rafd_names(tmp_path / 'a').values():
+    assert all(len(files) == 1 for files in classes.values())
+
+
+def test_rafd_content_differs_from_the_celeba_format_images_of_the_same_seed(tmp_path):
+  synthetic.generate_rafd(str(tmp_path / 'rafd'), num_images=16, seed=0)
+  _, image_dir = _generate(tmp_path / 'celeba', 16, seed=0)
+  rafd_paths = [p for split in ('train', 'test') for p in rafd.rafd_split(str(tmp_path / 'rafd' /
+                                                                               split))[0]]
+  celeba_paths = [os.path.join(image_dir, os.path.basename(p)) for p in rafd_paths]
+  rafd_images, celeba_images = _load(rafd_paths, 32), _load(celeba_paths, 32)
+  assert synthetic.identity_error(rafd_images, celeba_images, exclude_mouth=True).min() > 0.05
+
+
+@pytest.mark.parametrize('num_images,test_fraction,match', [
+    (synthetic.MIN_RAFD_IMAGES - 1, 0.1, f'num_images >= {synthetic.MIN_RAFD_IMAGES}'),
+    (16, 0.0, 'test_fraction'),
+    (16, 1.0, 'test_fraction'),
+])
+def test_rafd_rejects_too_few_images_and_bad_fractions(tmp_path, num_images, test_fraction,
+                                                         match):
+  with pytest.raises(ValueError, match=match):
+    synthetic.generate_rafd(str(tmp_path / 'rafd'), num_images, test_fraction=test_fraction)
+  assert os.listdir(tmp_path) == []
+
+
+def test_ensure_rafd_generates_only_when_train_is_absent(tmp_path, monkeypatch, caplog):
+  calls = []
+  generate_rafd = synthetic.generate_rafd
+
+  def counting_generate_rafd(*args):
+    calls.append(args)
+    generate_rafd(*args)
+
+  monkeypatch.setattr(synthetic, 'generate_rafd', counting_generate_rafd)
+  root = str(tmp_path / 'rafd')
+  synthetic.ensure_rafd(root, 16, seed=0)
+  synthetic.ensure_rafd(root, 16, seed=0)
+  assert len(calls) == 1 and 'asked for' not in caplog.text
+  synthetic.ensure_rafd(root, 24, seed=0)
+  assert len(calls) == 1
+  assert 'with 16 images (asked for 24)' in caplog.text

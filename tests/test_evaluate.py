@@ -1,7 +1,9 @@
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from stargan_tf import evaluate
+from stargan_tf import labels as labels_lib
 from stargan_tf.data import synthetic
 
 
@@ -44,3 +46,36 @@ def test_identity_mapping_fails_the_flipped_attributes(tiny_config):
   assert sum(result['target_acc'][h] for h in synthetic.SYNTHETIC_ATTRS[:3]) * 16 == 16
   assert result['identity_error'] == 0.0
   assert 'Young' in evaluate.format_report(result)
+
+
+class JointOracleGenerator(OracleGenerator):
+  """For a RaFD target (mask [0, 1]) paints the class's mark into the mouth box; for a CelebA
+  target (mask [1, 0]) the attributes, as OracleGenerator."""
+
+  def __call__(self, x, c, training=False):
+    size = x.shape[1]
+    attrs = OracleGenerator.__call__(self, x, c[:, :5])
+    mark = tf.matmul(c[:, 5:13], tf.constant(synthetic.EXPRESSION_RGB / 127.5 - 1.0))
+    m = _mask('mouth', size)
+    expression = x * (1 - m) + mark[:, None, None, :] * m
+    is_rafd = c[:, 14][:, None, None, None]
+    return attrs * (1 - is_rafd) + expression * is_rafd
+
+
+def test_joint_oracle_scores_perfectly_on_both_datasets(make_tiny_both_config, tmp_path):
+  config = make_tiny_both_config(tmp_path / 'run')
+  result = evaluate.evaluate_synthetic(JointOracleGenerator(), config.data, batch_size=8)
+  assert result['mean_target_acc'] == 1.0 and result['mean_all_acc'] == 1.0
+  assert set(result['cross_acc']) == set(labels_lib.RAFD_CLASSES)
+  assert result['mean_cross_acc'] == 1.0 and result['mean_cross_kept_acc'] == 1.0
+  assert result['identity_error'] < 1e-6  # the mouth box is left out of a joint model's measure
+  assert 'surprised' in evaluate.format_report(result)
+
+
+def test_joint_identity_mapping_is_at_chance_on_expressions(make_tiny_both_config, tmp_path):
+  """Each input already shows one of the 8 marks, so keeping it scores 1/8 on average."""
+  config = make_tiny_both_config(tmp_path / 'run')
+  keep = lambda x, c, training=False: x
+  result = evaluate.evaluate_synthetic(keep, config.data, batch_size=8)
+  assert result['mean_cross_acc'] == pytest.approx(1 / 8)
+  assert result['mean_cross_kept_acc'] == 1.0

@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 
+import keras
 import numpy as np
 from PIL import Image
 import pytest
@@ -102,17 +103,21 @@ def test_translate_bytes_equals_float_path(exported, G, tmp_path):
 
 def test_metadata_signature_and_file_agree(exported, trained):
   path, loaded = exported
-  names = labels_lib.domain_names(trained.data.dataset, trained.data.selected_attrs)
+  names = trained.data.selected_attrs
   out = loaded.signatures[export.METADATA](**{export.METADATA_INPUT: tf.constant([0])})
   assert out['domain_names'].numpy().tolist() == [[n.encode() for n in names]]
+  assert out['domain_datasets'].numpy().tolist() == [[b'CelebA'] * len(names)]
   assert out['image_size'].numpy().tolist() == [32]
-  assert out['c_dim'].numpy().tolist() == [len(names)]
+  assert out['label_dim'].numpy().tolist() == [len(names)]
   assert out['dataset'].numpy().tolist() == [b'CelebA']
   assert out['model_name'].numpy().tolist() == [MODEL_NAME.encode()]
   meta = export.read_metadata(path)
   assert meta['domain_names'] == list(names)
-  assert (meta['image_size'], meta['c_dim'], meta['dataset'], meta['model_name'],
+  assert meta['domain_datasets'] == ['CelebA'] * len(names)
+  assert (meta['image_size'], meta['label_dim'], meta['dataset'], meta['model_name'],
           meta['version']) == (32, len(names), 'CelebA', MODEL_NAME, 1)
+  assert meta['label_layout'] == f'one column per domain: {", ".join(names)}'
+  assert export.label_space_of(meta) == labels_lib.label_space('CelebA', names)
   assert meta['source'] == os.path.join(os.path.abspath(trained.train.work_dir), 'checkpoints',
                                         'ckpt-2')
   # One row per input row, whatever the values: what TF Serving's batching needs to split it.
@@ -154,9 +159,10 @@ def test_saved_model_cli_lists_the_documented_signatures(exported):
       export.METADATA: {
           f"inputs['{export.METADATA_INPUT}']": ('DT_INT32', '(-1)'),
           "outputs['domain_names']": ('DT_STRING', '(-1, 5)'),
+          "outputs['domain_datasets']": ('DT_STRING', '(-1, 5)'),
           "outputs['image_size']": ('DT_INT32', '(-1)'),
           "outputs['dataset']": ('DT_STRING', '(-1)'),
-          "outputs['c_dim']": ('DT_INT32', '(-1)'),
+          "outputs['label_dim']": ('DT_INT32', '(-1)'),
           "outputs['model_name']": ('DT_STRING', '(-1)')},
   }
   for key, tensors in expected.items():
@@ -214,7 +220,7 @@ def test_warmup_requests_replay_through_the_signatures(exported):
         request.model_spec.signature_name](**inputs)
   assert outputs[export.SERVING_DEFAULT]['image'].shape == (1, 32, 32, 3)
   assert outputs[export.TRANSLATE_BYTES]['image_png'].shape == (1,)
-  assert outputs[export.METADATA]['c_dim'].numpy().tolist() == [5]
+  assert outputs[export.METADATA]['label_dim'].numpy().tolist() == [5]
   # Batch 1 everywhere, so that TF Serving's batching (if enabled) accepts every record.
   for log in logs:
     assert all(tensor.tensor_shape.dim[0].size == 1
@@ -228,8 +234,9 @@ def _tiny_generator():
 
 
 def _export_tiny(export_dir, **kwargs):
-  return export.export_generator(_tiny_generator(), str(export_dir), domain_names=('a', 'b'),
-                                 dataset='RaFD', image_size=8, **kwargs)
+  return export.export_generator(_tiny_generator(), str(export_dir),
+                                 label_space=labels_lib.LabelSpace((('RaFD', ('a', 'b')),)),
+                                 image_size=8, **kwargs)
 
 
 def test_versions_are_next_free_and_never_overwritten(tmp_path):
@@ -256,11 +263,94 @@ def test_failed_export_leaves_nothing_behind(tmp_path, monkeypatch):
   assert os.listdir(tmp_path / 'stargan') == []
 
 
-def test_domain_names_must_match_generator(tmp_path):
-  with pytest.raises(ValueError, match=r'3 domain names \(a, b, c\) but G was built for c_dim=2'):
-    export.export_generator(_tiny_generator(), str(tmp_path), domain_names=('a', 'b', 'c'),
-                            dataset='RaFD', image_size=8)
+def test_label_dim_must_match_generator(tmp_path):
+  with pytest.raises(ValueError, match=r'label_dim=3 columns \(one column per domain: a, b, c\) '
+                     'but G was built for c_dim=2'):
+    export.export_generator(_tiny_generator(), str(tmp_path),
+                            label_space=labels_lib.LabelSpace((('RaFD', ('a', 'b', 'c')),)),
+                            image_size=8)
+  with pytest.raises(ValueError, match=r'label_dim=15 columns \(13 domains then the mask'):
+    export.export_generator(_tiny_generator(), str(tmp_path), label_space=JOINT, image_size=8)
   assert os.listdir(tmp_path) == []
+
+
+# --- a generator trained on both datasets: the mask-vector layout ----------------------------
+
+JOINT = labels_lib.label_space('Both')
+JOINT_SIZE = 16
+
+
+@pytest.fixture(scope='module')
+def joint_G():
+  """An untrained tiny joint generator: its target is 13 domains + a 2-column mask."""
+  keras.utils.set_random_seed(0)
+  G = models.Generator(conv_dim=8, c_dim=JOINT.label_dim, repeat_num=1)
+  G(tf.zeros([1, JOINT_SIZE, JOINT_SIZE, 3]), tf.zeros([1, JOINT.label_dim]))
+  return G
+
+
+@pytest.fixture(scope='module')
+def joint_exported(joint_G, tmp_path_factory):
+  path = export.export_generator(joint_G, str(tmp_path_factory.mktemp('joint') / 'stargan'),
+                                 label_space=JOINT, image_size=JOINT_SIZE, model_name=MODEL_NAME)
+  return path, tf.saved_model.load(path)
+
+
+def _joint_targets():
+  """The 13 test-time targets [13, 15] of a CelebA image: 5 CelebA ones, then 8 RaFD ones."""
+  c_org = np.array([[1, 0, 0, 1, 0]], np.float32)  # Black_Hair, Male
+  return np.concatenate(JOINT.create_labels(c_org, 'CelebA'))
+
+
+def test_joint_metadata_lists_domains_with_their_datasets(joint_exported):
+  path, loaded = joint_exported
+  names = labels_lib.DEFAULT_ATTRS + labels_lib.RAFD_CLASSES
+  datasets = ('CelebA',) * 5 + ('RaFD',) * 8
+  out = loaded.signatures[export.METADATA](**{export.METADATA_INPUT: tf.constant([0, 0])})
+  assert out['domain_names'].numpy().tolist() == [[n.encode() for n in names]] * 2
+  assert out['domain_datasets'].numpy().tolist() == [[d.encode() for d in datasets]] * 2
+  assert out['dataset'].numpy().tolist() == [b'Both'] * 2
+  assert out['label_dim'].numpy().tolist() == [15] * 2
+  assert out['image_size'].numpy().tolist() == [JOINT_SIZE] * 2
+  meta = export.read_metadata(path)
+  assert (meta['domain_names'], meta['domain_datasets']) == (list(names), list(datasets))
+  assert (meta['dataset'], meta['label_dim'], meta['image_size']) == ('Both', 15, JOINT_SIZE)
+  assert meta['label_layout'].startswith(
+      '13 domains then the mask: [CelebA: Black_Hair, Blond_Hair, Brown_Hair, Male, Young | '
+      'RaFD: angry, contemptuous, disgusted, fearful, happy, neutral, sad, surprised | mask: '
+      'CelebA, RaFD]')
+  assert export.label_space_of(meta) == JOINT
+
+
+def test_joint_serving_default_matches_keras_generator(joint_exported, joint_G):
+  c = _joint_targets()
+  assert c.shape == (13, 15)
+  x = tf.random.stateless_uniform([13, JOINT_SIZE, JOINT_SIZE, 3], [0, 1], minval=-1, maxval=1)
+  out = joint_exported[1].signatures[export.SERVING_DEFAULT](image=x, target=tf.constant(c))
+  np.testing.assert_allclose(out['image'].numpy(), joint_G(x, c).numpy(), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize('width', [13, 5])
+def test_joint_target_without_the_mask_is_rejected(joint_exported, width):
+  message = (r'target must be \[N, 15\] \(13 domains then the mask: \[CelebA: Black_Hair, .* \| '
+             rf'mask: CelebA, RaFD\]; .*\), got \[N, {width}\]')
+  images_in = {export.SERVING_DEFAULT: {'image': tf.zeros([1, JOINT_SIZE, JOINT_SIZE, 3])},
+               export.TRANSLATE_BYTES: {'image_bytes': tf.constant([SMALL_PNG])}}
+  for signature, inputs in images_in.items():
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+      joint_exported[1].signatures[signature](target=tf.zeros([1, width]), **inputs)
+
+
+def test_joint_warmup_targets_are_labels_with_their_mask(joint_exported):
+  path, loaded = joint_exported
+  warmup = os.path.join(path, 'assets.extra', export.WARMUP_FILE)
+  black_hair = JOINT.embed(np.array([[1, 0, 0, 0, 0]], np.float32), 'CelebA')
+  for record in tf.data.TFRecordDataset(warmup):
+    request = prediction_log_pb2.PredictionLog.FromString(record.numpy()).predict_log.request
+    inputs = {k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()}
+    if 'target' in inputs:
+      np.testing.assert_array_equal(inputs['target'], black_hair)
+    loaded.signatures[request.model_spec.signature_name](**inputs)
 
 
 @pytest.mark.slow

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from stargan_tf import labels
 
@@ -68,3 +69,72 @@ def test_parse_and_apply_target():
 def test_parse_target_errors(spec, message):
   with pytest.raises(ValueError, match=message):
     labels.parse_target(spec, list(ATTRS))
+
+
+class TestJointLabelSpace:
+  """--dataset=Both: [celeba(5) | rafd(8) | mask(2)], the other dataset's part zero."""
+
+  SPACE = labels.label_space('Both', ATTRS)
+
+  def test_layout(self):
+    s = self.SPACE
+    assert s.mask and (s.num_domains, s.label_dim) == (13, 15)
+    assert s.domain_names == ATTRS + labels.RAFD_CLASSES
+    assert s.domain_datasets == ('CelebA',) * 5 + ('RaFD',) * 8
+    assert (s.domain_slice('CelebA'), s.domain_slice('RaFD')) == (slice(0, 5), slice(5, 13))
+    assert labels.domain_names('Both', ATTRS) == s.domain_names
+    assert labels.LabelSpace.from_names(s.domain_names, s.domain_datasets) == s
+
+  def test_embed_sets_the_mask_and_zeros_the_other_part(self):
+    celeba = np.array([[1, 0, 0, 1, 1], [0, 1, 0, 0, 0]], np.float32)
+    np.testing.assert_array_equal(self.SPACE.embed(celeba, 'CelebA'),
+                                  np.concatenate([celeba, np.zeros([2, 8]), [[1, 0]] * 2], 1))
+    rafd = np.eye(8, dtype=np.float32)[[2, 7]]
+    np.testing.assert_array_equal(self.SPACE.embed(rafd, 'RaFD'),
+                                  np.concatenate([np.zeros([2, 5]), rafd, [[0, 1]] * 2], 1))
+    as_tensor = self.SPACE.embed(tf.constant(rafd), 'RaFD')
+    np.testing.assert_array_equal(as_tensor, self.SPACE.embed(rafd, 'RaFD'))
+    single = labels.label_space('CelebA', ATTRS)
+    assert not single.mask and single.label_dim == 5
+    assert single.embed(celeba, 'CelebA') is celeba
+
+  def test_create_labels_one_column_per_domain_of_both_datasets(self):
+    c_org = np.array([[1, 0, 0, 1, 0]], np.float32)
+    targets = self.SPACE.create_labels(c_org, 'CelebA')
+    assert len(targets) == 13 and all(t.shape == (1, 15) for t in targets)
+    for t, expected in zip(targets[:5], labels.create_labels(c_org, 'CelebA', ATTRS)):
+      np.testing.assert_array_equal(t, np.concatenate([expected, np.zeros([1, 8]), [[1, 0]]], 1))
+    for k, t in enumerate(targets[5:]):
+      np.testing.assert_array_equal(t, np.concatenate([np.zeros([1, 5]), np.eye(8)[[k]],
+                                                       [[0, 1]]], 1))
+    rafd_targets = self.SPACE.create_labels(np.eye(8)[[3]], 'RaFD')
+    np.testing.assert_array_equal(rafd_targets[0][0, :5], [1, 0, 0, 0, 0])  # from zeros
+    np.testing.assert_array_equal(rafd_targets[4][0, :5], [0, 0, 0, 0, 1])
+    with pytest.raises(ValueError, match=r'RaFD labels must be \[N, 8\]'):
+      self.SPACE.create_labels(c_org, 'RaFD')
+
+  def test_targets_name_one_dataset(self):
+    assert self.SPACE.parse_target('happy=1') == ('RaFD', {4: 1.0})
+    assert self.SPACE.parse_target('Blond_Hair=1,Male=0') == ('CelebA', {1: 1.0, 3: 0.0})
+    np.testing.assert_array_equal(
+        self.SPACE.apply_target(np.zeros([1, 8]), 'RaFD', {4: 1.0}),
+        [[0] * 5 + [0, 0, 0, 0, 1, 0, 0, 0] + [0, 1]])
+    with pytest.raises(ValueError, match='--set .* names domains of CelebA and RaFD'):
+      self.SPACE.parse_target('Blond_Hair=1,happy=1', '--set')
+    with pytest.raises(ValueError, match='unknown domain .*valid names: Black_Hair.*surprised'):
+      self.SPACE.parse_target('smiling=1')
+
+  def test_from_classifier_reads_the_dataset_slice(self):
+    logits = np.full([1, 13], -1.0)
+    logits[0, [1, 3]] = 2.0
+    logits[0, 5 + 6] = 5.0
+    np.testing.assert_array_equal(self.SPACE.from_classifier(logits, 'CelebA'), [[0, 1, 0, 1, 0]])
+    np.testing.assert_array_equal(self.SPACE.from_classifier(logits, 'RaFD'), np.eye(8)[[6]])
+
+  def test_bad_spaces(self):
+    with pytest.raises(ValueError, match='unknown dataset'):
+      labels.label_space('MNIST')
+    with pytest.raises(ValueError, match='distinct datasets'):
+      labels.LabelSpace((('CelebA', ATTRS), ('CelebA', ATTRS)))
+    with pytest.raises(ValueError, match="not one of this model's datasets"):
+      labels.label_space('CelebA', ATTRS).domain_slice('RaFD')

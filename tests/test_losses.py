@@ -181,3 +181,49 @@ class TestComposite:
       losses.discriminator_loss(z, z, z, z, 0.0, 1.0, 10.0, 'Both')
     with pytest.raises(ValueError, match='dataset'):
       losses.generator_loss(z, z, z, z, z, 1.0, 10.0, 'Both')
+
+
+class TestJointClassification:
+  """--dataset=Both: a batch's classification loss reads only its own dataset's D_cls columns."""
+
+  @pytest.mark.parametrize('dataset, columns, width', [('CelebA', slice(0, 5), 5),
+                                                        ('RaFD', slice(5, 13), 8)])
+  def test_reads_only_its_own_slice(self, dataset, columns, width):
+    logits = RNG.normal(size=(4, 13))
+    if dataset == 'CelebA':
+      labels = RNG.integers(0, 2, size=(4, width)).astype(np.float64)
+      expected = np_sigmoid_ce(logits[:, columns], labels).sum() / 4
+    else:
+      labels = np.eye(width)[RNG.integers(0, width, size=4)]
+      expected = np_softmax_ce(logits[:, columns], labels).mean()
+    other = np.ones(13, bool)
+    other[columns] = False
+    changed = logits.copy()
+    changed[:, other] += RNG.normal(size=(4, other.sum())) * 10
+
+    def loss_and_grad(values):
+      v = tf.Variable(values, dtype=tf.float32)
+      with tf.GradientTape() as tape:
+        loss = losses.classification_loss(v, const(labels), dataset, columns)
+      return loss.numpy(), tape.gradient(loss, v).numpy()
+
+    loss, grad = loss_and_grad(logits)
+    loss2, grad2 = loss_and_grad(changed)
+    np.testing.assert_allclose(loss, expected, rtol=1e-5)
+    assert loss2 == loss
+    np.testing.assert_array_equal(grad[:, other], 0.0)
+    np.testing.assert_array_equal(grad, grad2)
+    assert np.abs(grad[:, columns]).min() > 0
+
+  def test_composite_losses_pass_the_columns(self):
+    src = const(RNG.normal(size=(4, 2, 2, 1)))
+    logits = RNG.normal(size=(4, 13))
+    c = np.eye(8)[RNG.integers(0, 8, size=4)]
+    x = const(RNG.uniform(-1, 1, (4, 8, 8, 3)))
+    _, d_parts = losses.discriminator_loss(src, const(logits), const(c), src, 0.0, 1.0, 10.0,
+                                           'RaFD', slice(5, 13))
+    _, g_parts = losses.generator_loss(src, const(logits), const(c), x, x, 1.0, 10.0, 'RaFD',
+                                       slice(5, 13))
+    expected = np_softmax_ce(logits[:, 5:], c).mean()
+    np.testing.assert_allclose(d_parts['D/loss_cls'], expected, rtol=1e-5)
+    np.testing.assert_allclose(g_parts['G/loss_cls'], expected, rtol=1e-5)

@@ -31,11 +31,15 @@ from serving import client
 from stargan_tf import export
 from stargan_tf import images
 from stargan_tf import labels as labels_lib
+from stargan_tf import models
 from stargan_tf import trainer
+from stargan_tf import translate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVING = os.path.join(ROOT, 'serving')
 NAMES = labels_lib.DEFAULT_ATTRS
+CELEBA = labels_lib.label_space('CelebA', NAMES)
+JOINT = labels_lib.label_space('Both', NAMES)
 
 
 def _read(path):
@@ -64,8 +68,7 @@ def export_dir(tmp_path_factory, make_tiny_config):
   keras.utils.set_random_seed(0)
   G, _ = trainer.build_models(config.model)
   base = str(tmp_path_factory.mktemp('exports') / 'stargan')
-  export.export_generator(G, base, domain_names=NAMES, dataset='CelebA',
-                          image_size=config.model.image_size)
+  export.export_generator(G, base, label_space=CELEBA, image_size=config.model.image_size)
   return base
 
 
@@ -140,20 +143,18 @@ def test_model_info_over_grpc_and_rest(server):
                     client.RestTransport(server.rest_url, 'stargan')):
     with transport:
       info = client.read_model_info(transport)
-    assert info == client.ModelInfo(version=1, domain_names=NAMES, dataset='CelebA',
-                                    image_size=32)
+    assert info == client.ModelInfo(version=1, label_space=CELEBA, image_size=32)
 
 
 def test_targets_are_built_by_name():
-  info = client.ModelInfo(version=1, domain_names=NAMES, dataset='CelebA', image_size=32)
+  info = client.ModelInfo(version=1, label_space=CELEBA, image_size=32)
   np.testing.assert_array_equal(client.make_targets(info, 2, 'Blond_Hair=1'),
                                 [[0, 1, 0, 0, 0]] * 2)
   # A hair colour set to 1 clears the hair colour of --base; other --base domains stay.
   np.testing.assert_array_equal(
       client.make_targets(info, 1, 'Blond_Hair=1,Male=1', 'Black_Hair=1,Young=1'),
       [[0, 1, 0, 1, 1]])
-  rafd = client.ModelInfo(version=1, domain_names=labels_lib.RAFD_CLASSES, dataset='RaFD',
-                          image_size=32)
+  rafd = client.ModelInfo(version=1, label_space=labels_lib.label_space('RaFD'), image_size=32)
   np.testing.assert_array_equal(client.make_targets(rafd, 1, 'happy=1'),
                                 np.eye(8, dtype=np.float32)[[4]])
   with pytest.raises(client.ServingError, match=r'--set names unknown domain .Blonde_Hair.; '
@@ -161,6 +162,18 @@ def test_targets_are_built_by_name():
     client.make_targets(info, 1, 'Blonde_Hair=1')
   with pytest.raises(client.ServingError, match='--base entry'):
     client.make_targets(info, 1, 'Male=1', 'Young=yes')
+
+
+def test_joint_targets_are_built_by_name_with_the_mask():
+  info = client.ModelInfo(version=1, label_space=JOINT, image_size=32)
+  np.testing.assert_array_equal(
+      client.make_targets(info, 2, 'Blond_Hair=1,Male=1', 'Black_Hair=1,Young=1'),
+      [[0, 1, 0, 1, 1] + [0] * 8 + [1, 0]] * 2)
+  np.testing.assert_array_equal(client.make_targets(info, 1, 'happy=1'),
+                                [[0] * 5 + [0, 0, 0, 0, 1, 0, 0, 0] + [0, 1]])
+  with pytest.raises(client.ServingError, match="--base 'Male=1' names CelebA domains but --set "
+                     "'happy=1' names RaFD domains"):
+    client.make_targets(info, 1, 'happy=1', 'Male=1')
 
 
 def test_output_paths(tmp_path):
@@ -328,6 +341,76 @@ def test_unreachable_server_is_a_clean_error(photos, tmp_path, capsys):
                                       '--out', str(tmp_path / 'o.png')], capsys)
     assert code == 1
     assert err.startswith(f'error: cannot reach TF Serving at {shown} (') and err.count('\n') == 1
+
+
+# --- a model trained on both datasets (mask vector) ------------------------------------------
+
+
+@pytest.fixture(scope='module')
+def joint_G():
+  """An untrained tiny generator trained on both datasets: target 13 domains + the mask."""
+  keras.utils.set_random_seed(1)
+  G = models.Generator(conv_dim=8, c_dim=JOINT.label_dim, repeat_num=1)
+  G(tf.zeros([1, 32, 32, 3]), tf.zeros([1, JOINT.label_dim]))
+  return G
+
+
+@pytest.fixture(scope='module')
+def joint_server(joint_G, tmp_path_factory):
+  base = str(tmp_path_factory.mktemp('joint_exports') / 'stargan')
+  export.export_generator(joint_G, base, label_space=JOINT, image_size=32)
+  with PredictionServer({'stargan': base}, rest=True) as s:
+    yield s
+
+
+def test_joint_model_info_over_grpc_and_rest(joint_server):
+  for transport in (client.GrpcTransport(joint_server.address, 'stargan'),
+                    client.RestTransport(joint_server.rest_url, 'stargan')):
+    with transport:
+      assert client.read_model_info(transport) == client.ModelInfo(version=1, label_space=JOINT,
+                                                                   image_size=32)
+
+
+@pytest.mark.parametrize('rest, signature', [(False, export.TRANSLATE_BYTES),
+                                             (True, export.SERVING_DEFAULT)],
+                         ids=['grpc_translate_bytes', 'rest_serving_default'])
+def test_joint_set_of_a_rafd_expression_sends_the_label_with_its_mask(
+    joint_server, joint_G, photos, tmp_path, capsys, rest, signature):
+  where = ['--rest', joint_server.rest_url] if rest else ['--server', joint_server.address]
+  code, _, err = _run_main(where + ['--image', photos[0], '--image', photos[1], '--set',
+                                    'happy=1', '--signature', signature, '--out',
+                                    str(tmp_path) + '/'], capsys)
+  assert (code, err) == (0, '')
+  label = JOINT.embed(np.eye(8, dtype=np.float32)[[4, 4]], 'RaFD')
+  sent = joint_server.predict_inputs[-1]
+  np.testing.assert_array_equal(sent['target'], label)
+  if signature == export.TRANSLATE_BYTES:
+    x = tf.stack([translate.load_own_image(p, 32) for p in photos])
+  else:
+    x = np.stack([client.to_model_input(_read(p), 32) for p in photos])
+  expected = images.denorm(joint_G(x, label).numpy()).astype(int)
+  for name, want in zip(('face.png', 'wide.png'), expected):
+    got = np.asarray(Image.open(tmp_path / name)).astype(int)
+    assert np.abs(got - want).max() <= 1, name
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--set', 'Blond_Hair=1,happy=1'],
+     "--set 'Blond_Hair=1,happy=1' names domains of CelebA and RaFD; one target sets the domains "
+     'of one dataset (the mask vector selects it).'),
+    (['--base', 'Male=1', '--set', 'happy=1'],
+     "--base 'Male=1' names CelebA domains but --set 'happy=1' names RaFD domains; both describe "
+     'one image, of one dataset.'),
+], ids=['set_of_two_datasets', 'base_of_another_dataset'])
+def test_joint_domains_of_two_datasets_fail_before_any_image_is_sent(joint_server, photos, tmp_path,
+                                                                     capsys, argv, message):
+  before = len(joint_server.requests)
+  code, _, err = _run_main(['--server', joint_server.address, '--image', photos[0], '--out',
+                            str(tmp_path / 'o.png')] + argv, capsys)
+  assert (code, err) == (1, f'error: {message}\n')
+  assert joint_server.requests[before:] == [('GetModelMetadata', 'stargan', ''),
+                                            ('Predict', 'stargan', export.METADATA)]
+  assert not os.path.exists(tmp_path / 'o.png')
 
 
 # --- warmup and batching ---------------------------------------------------------------------

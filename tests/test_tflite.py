@@ -23,6 +23,7 @@ SavedModel does (`synthetic.measure_attributes`, within MAX_ACCURACY_DROP).
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -59,13 +60,15 @@ THRESHOLDS = {
 # Target and all-attributes accuracy may fall at most this much below the SavedModel's.
 MAX_ACCURACY_DROP = 0.03
 
+CELEBA = labels_lib.label_space('CelebA')
+JOINT = labels_lib.label_space('Both')
 
-def _export_random_g(export_dir, conv_dim, repeat_num, seed=0):
+
+def _export_random_g(export_dir, conv_dim, repeat_num, seed=0, space=CELEBA):
   tf.keras.utils.set_random_seed(seed)
-  G = models.Generator(conv_dim=conv_dim, c_dim=5, repeat_num=repeat_num)
-  G(tf.zeros([1, SIZE, SIZE, 3]), tf.zeros([1, 5]))
-  return export.export_generator(G, str(export_dir), domain_names=labels_lib.DEFAULT_ATTRS,
-                                 dataset='CelebA', image_size=SIZE)
+  G = models.Generator(conv_dim=conv_dim, c_dim=space.label_dim, repeat_num=repeat_num)
+  G(tf.zeros([1, SIZE, SIZE, 3]), tf.zeros([1, space.label_dim]))
+  return export.export_generator(G, str(export_dir), label_space=space, image_size=SIZE)
 
 
 @pytest.fixture(scope='module')
@@ -115,8 +118,10 @@ def test_sidecar_metadata(tiny_model):
   assert not os.path.exists(tiny_model['path'] + '.tmp')
   meta = tflite.read_tflite_metadata(tiny_model['path'])
   assert meta['domain_names'] == list(labels_lib.DEFAULT_ATTRS)
-  assert (meta['dataset'], meta['c_dim'], meta['image_size'], meta['quantize']) == (
+  assert meta['domain_datasets'] == ['CelebA'] * 5
+  assert (meta['dataset'], meta['label_dim'], meta['image_size'], meta['quantize']) == (
       'CelebA', 5, SIZE, 'none')
+  assert export.label_space_of(meta) == CELEBA
 
 
 @pytest.mark.parametrize('image_shape, target_shape, message', [
@@ -197,13 +202,82 @@ def test_int8_from_representative_images_at_another_size(tiny_export, tmp_path):
 
 
 def test_random_targets_are_create_labels_targets():
-  meta = {'dataset': 'CelebA', 'domain_names': labels_lib.DEFAULT_ATTRS}
-  c = tflite.random_targets(200, meta, seed=3)
+  c = tflite.random_targets(200, CELEBA, seed=3)
   assert c.shape == (200, 5) and set(np.unique(c)) == {0.0, 1.0}
   assert (c[:, :3].sum(axis=1) <= 1).all()  # at most one hair colour
   assert len({tuple(row) for row in c}) > 10
-  rafd = tflite.random_targets(50, {'dataset': 'RaFD', 'domain_names': labels_lib.RAFD_CLASSES})
+  rafd = tflite.random_targets(50, labels_lib.label_space('RaFD'))
   np.testing.assert_array_equal(rafd.sum(axis=1), 1.0)
+
+
+def test_random_targets_of_a_joint_model_include_both_datasets_with_their_mask():
+  c = tflite.random_targets(200, JOINT, seed=3)
+  assert c.shape == (200, 15)
+  celeba, rafd, mask = c[:, :5], c[:, 5:13], c[:, 13:]
+  is_rafd = mask[:, 1] == 1
+  np.testing.assert_array_equal(mask.sum(axis=1), 1.0)
+  assert 50 < is_rafd.sum() < 150  # 8 of the 13 test-time targets are RaFD ones
+  # A CelebA image's own labels (at most one hair colour) or one RaFD expression, never both.
+  assert (celeba[~is_rafd, :3].sum(axis=1) <= 1).all() and (rafd[~is_rafd] == 0).all()
+  np.testing.assert_array_equal(rafd[is_rafd].sum(axis=1), 1.0)
+  assert (celeba[is_rafd] == 0).all()
+
+
+@pytest.fixture(scope='module')
+def joint_export(tmp_path_factory):
+  """An untrained tiny generator trained on both datasets (target 13 domains + mask), exported."""
+  return _export_random_g(tmp_path_factory.mktemp('joint') / 'stargan', 8, 1, space=JOINT)
+
+
+@pytest.fixture(scope='module')
+def joint_model(joint_export, tmp_path_factory):
+  return tflite.convert(joint_export, str(tmp_path_factory.mktemp('tflite') / 'joint.tflite'))
+
+
+def test_joint_model_takes_the_mask_layout_and_matches_the_saved_model(joint_model, joint_export):
+  assert joint_model['max_abs_diff'] <= 1e-4  # on random_targets (both datasets' targets)
+  details = tflite.load_interpreter(joint_model['path']).get_signature_runner(
+      'serving_default').get_input_details()
+  assert list(details['target']['shape']) == [1, 15]
+  meta = tflite.read_tflite_metadata(joint_model['path'])
+  assert meta['domain_names'] == list(labels_lib.DEFAULT_ATTRS + labels_lib.RAFD_CLASSES)
+  assert meta['domain_datasets'] == ['CelebA'] * 5 + ['RaFD'] * 8
+  assert (meta['dataset'], meta['label_dim']) == ('Both', 15)
+  assert export.label_space_of(meta) == JOINT
+  # Every test-time target of a CelebA image: its 5 CelebA ones, then the 8 RaFD ones.
+  c = np.concatenate(JOINT.create_labels(np.array([[0, 1, 0, 0, 1]], np.float32), 'CelebA'))
+  x = np.random.default_rng(2).uniform(-1, 1, [len(c), SIZE, SIZE, 3]).astype(np.float32)
+  max_diff, _ = tflite.compare(joint_model['path'], _SavedModelGenerator(joint_export).fn,
+                               'image', x, c)
+  assert max_diff <= 1e-4
+
+
+@pytest.mark.parametrize('target, base, label', [
+    ('happy=1', '', JOINT.embed(np.eye(8, dtype=np.float32)[[4]], 'RaFD')),
+    ('Blond_Hair=1', 'Black_Hair=1,Male=1',
+     JOINT.embed(np.array([[0, 1, 0, 1, 0]], np.float32), 'CelebA')),
+], ids=['rafd', 'celeba'])
+def test_joint_translate_image_builds_the_label_with_its_mask(joint_model, tmp_path, target, base,
+                                                              label):
+  face = _face(tmp_path / 'face.jpg')
+  out = tflite.translate_image(joint_model['path'], face, target, str(tmp_path / 'o.png'),
+                               base=base)
+  x = translate.load_own_image(face, SIZE).numpy()[None]
+  y = tflite.run_tflite(joint_model['path'], x, label)
+  np.testing.assert_array_equal(np.asarray(Image.open(out)), images.make_grid([x, y]))
+
+
+@pytest.mark.parametrize('target, base, message', [
+    ('Blond_Hair=1,happy=1', '', "--set 'Blond_Hair=1,happy=1' names domains of CelebA and RaFD"),
+    ('happy=1', 'Male=1', "--base 'Male=1' names CelebA domains but --set 'happy=1' names RaFD "
+     'domains'),
+], ids=['set_of_two_datasets', 'base_of_another_dataset'])
+def test_joint_translate_image_refuses_domains_of_two_datasets(joint_model, tmp_path, target,
+                                                               base, message):
+  with pytest.raises(ValueError, match=re.escape(message)):
+    tflite.translate_image(joint_model['path'], _face(tmp_path / 'f.png'), target,
+                           str(tmp_path / 'o.png'), base=base)
+  assert not os.path.exists(tmp_path / 'o.png')
 
 
 class _TFLiteGenerator:

@@ -3,6 +3,7 @@ import pytest
 import tensorflow as tf
 
 from stargan_tf import config as config_lib
+from stargan_tf import labels
 from stargan_tf import losses
 from stargan_tf import train_step
 from stargan_tf import trainer
@@ -120,3 +121,49 @@ def test_adam_settings_and_lr_assignment():
   assert (float(opt.beta_1), float(opt.beta_2)) == (0.5, 0.999)
   opt.learning_rate.assign(train_step.linear_decay_lr(150, 1e-4, 200, 100))
   assert float(opt.learning_rate) == pytest.approx(5e-5)
+
+
+JOINT = labels.LabelSpace((('CelebA', ('Black_Hair', 'Male', 'Young')), ('RaFD', ('a', 'b'))))
+# The hand-built space's widths: G label 3 + 2 + mask 2 = 7, D classifies 5.
+JOINT_MODEL = config_lib.ModelConfig(c_dim=3, c2_dim=2, mask_vector=True, image_size=16,
+                                     g_conv_dim=4, d_conv_dim=4, g_repeat_num=1, d_repeat_num=2)
+
+
+def _joint_steps():
+  G, D = trainer.build_models(JOINT_MODEL)
+  g_opt = trainer.build_optimizer(TRAIN.g_lr, TRAIN, G.trainable_variables)
+  d_opt = trainer.build_optimizer(TRAIN.d_lr, TRAIN, D.trainable_variables)
+  return train_step.Steps(G, D, g_opt, d_opt, config_lib.LossConfig(), JOINT,
+                          tf.distribute.get_strategy(), tf.random.Generator.from_seed(0))
+
+
+def test_joint_steps_embed_the_labels_and_read_their_dataset_columns():
+  """A RaFD batch: G gets [0 0 0 | c | 0 1]; D's and G's class losses read D_cls[:, 3:5]."""
+  steps = _joint_steps()
+  assert (steps.G.c_dim, steps.D.c_dim) == (7, 5)
+  r = np.random.RandomState(3)
+  x = tf.constant(r.uniform(-1, 1, [4, 16, 16, 3]).astype(np.float32))
+  c_org = tf.constant(np.eye(2, dtype=np.float32)[[0, 1, 1, 0]])
+  c_trg = tf.constant(np.eye(2, dtype=np.float32)[[1, 0, 0, 1]])
+  alpha = tf.constant(r.uniform(size=[4, 1, 1, 1]), tf.float32)
+  embed = lambda c: np.concatenate([np.zeros([4, 3]), c, [[0, 1]] * 4], 1).astype(np.float32)
+  x_fake = steps.G(x, embed(c_trg))
+  _, cls_real = steps.D(x)
+  d_cls = np.mean(tf.nn.softmax_cross_entropy_with_logits(c_org, cls_real[:, 3:]))
+  d_metrics = steps.d_step(x, c_org, c_trg, alpha, 'RaFD')
+  np.testing.assert_allclose(d_metrics['D/loss_cls'], d_cls, rtol=1e-5)
+  src_fake, cls_fake = steps.D(x_fake)
+  x_rec = steps.G(x_fake, embed(c_org))
+  g_metrics = steps.g_step(x, c_org, c_trg, 'RaFD')
+  np.testing.assert_allclose(g_metrics['G/loss_fake'], -np.mean(src_fake), rtol=1e-5)
+  np.testing.assert_allclose(g_metrics['G/loss_rec'], np.mean(np.abs(x - x_rec)), rtol=1e-5)
+  np.testing.assert_allclose(
+      g_metrics['G/loss_cls'],
+      np.mean(tf.nn.softmax_cross_entropy_with_logits(c_trg, cls_fake[:, 3:])), rtol=1e-5)
+  # A CelebA batch of the same model: 3 attribute columns, sigmoid loss on D_cls[:, :3].
+  c_celeba = tf.constant(r.randint(0, 2, [4, 3]).astype(np.float32))
+  _, cls_real = steps.D(x)
+  expected = np.mean(np.sum(tf.nn.sigmoid_cross_entropy_with_logits(c_celeba, cls_real[:, :3]),
+                            axis=1))
+  metrics = steps.d_step(x, c_celeba, c_celeba, alpha, 'CelebA')
+  np.testing.assert_allclose(metrics['D/loss_cls'], expected, rtol=1e-5)

@@ -144,12 +144,53 @@ def test_trains_from_an_image_cache(tiny_config, tmp_path):
   """--cache_dir: the same run reads preprocessed images instead of decoding the JPEGs."""
   from stargan_tf.data import cache  # pylint: disable=g-import-not-at-top
   cache_dir = str(tmp_path / 'cache')
-  cache.write_cache_for_config(tiny_config.data, cache_dir)
   config = dataclasses.replace(
       tiny_config, data=dataclasses.replace(tiny_config.data, cache_dir=cache_dir))
+  cache.write_cache_for_config(config.data)
   metrics = trainer.train(_with_train(config, num_iters=2))
   assert metrics and all(np.isfinite(v) for v in metrics.values())
   missing = dataclasses.replace(
       config, data=dataclasses.replace(config.data, cache_dir=str(tmp_path / 'none')))
   with pytest.raises(FileNotFoundError, match='none'):
     trainer.train(_with_train(missing, work_dir=str(tmp_path / 'run2')))
+
+
+def test_joint_models_have_the_reference_parameter_counts():
+  """--dataset=Both at 128 px: G takes 3 + 5 + 8 + 2 channels, D classifies 5 + 8 domains."""
+  model = config_lib.ModelConfig(mask_vector=True)
+  G, D = trainer.build_models(model)
+  assert (G.count_params(), D.count_params()) == (8_461_888, 44_827_584)
+
+
+@pytest.mark.slow
+def test_joint_training_resumes_and_samples_every_domain_of_both_datasets(trained_both, tmp_path):
+  """One CelebA and one RaFD batch per iteration; the grid is [input | 5 CelebA | 8 RaFD]."""
+  from stargan_tf.data import pipeline  # pylint: disable=g-import-not-at-top
+  from stargan_tf.data import splits  # pylint: disable=g-import-not-at-top
+  whole = trained_both  # 2 iterations, n_critic 1, logged every step
+  tags = _event_tags(os.path.join(whole.train.work_dir, 'logs'))
+  for dataset in ('CelebA', 'RaFD'):
+    for name in ('D/loss_real', 'D/loss_cls', 'D/loss_gp', 'G/loss_cls', 'G/loss_rec'):
+      assert tags[f'{dataset}/{name}'] == [1, 2], (dataset, name)
+
+  parts = _with_train(whole, work_dir=str(tmp_path / 'parts'))
+  trainer.train(parts, stop_after=1)
+  metrics = trainer.train(parts)
+  assert all(np.isfinite(v) for v in metrics.values()) and 'RaFD/G/loss_cls' in metrics
+  a, b = _state(whole.train.work_dir, whole, 2), _state(parts.train.work_dir, parts, 2)
+  assert a.keys() == b.keys()
+  for name in a:
+    np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+  grid = np.asarray(Image.open(os.path.join(whole.train.work_dir, 'samples',
+                                            '000002-images.png')))
+  assert grid.shape == (8 * 32, 14 * 32, 3)
+  _, G, _ = trainer.restore_models(whole.train.work_dir)
+  paths, c_org = splits.load_split(whole.data, 'test', 'CelebA')
+  x, c = next(iter(pipeline.make_dataset(paths[:8], c_org[:8], 178, 32, 8, training=False)))
+  targets = whole.data.label_space.create_labels(c.numpy(), 'CelebA')
+  assert [t[0, -2:].tolist() for t in targets] == [[1, 0]] * 5 + [[0, 1]] * 8
+  for k, c_trg in enumerate(targets, start=1):
+    expected = (np.asarray(G(x, c_trg, training=False)) + 1) * 127.5
+    column = grid[:, 32 * k:32 * (k + 1)].reshape(8, 32, 32, 3).astype(np.float32)
+    assert np.abs(column - expected).max() <= 1.0, k

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from stargan_tf import images
+from stargan_tf import labels
 from stargan_tf import trainer
 from stargan_tf import translate
 from stargan_tf.data import pipeline
@@ -115,3 +116,69 @@ def test_cli_flagfile_with_overrides_then_translate(tmp_path, synthetic_dir):
       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
   assert bad.returncode != 0
   assert "unknown CelebA attribute(s) ['Purple_Hair']" in bad.stderr
+
+
+def test_joint_grids_have_a_column_per_domain_of_both_datasets(trained_both, tmp_path):
+  """--dataset=Both: CelebA test images x [input | 5 CelebA targets | 8 RaFD expressions]."""
+  out = translate.translate(trained_both.train.work_dir, str(tmp_path / 'split'), batch_size=4,
+                            max_images=4)
+  assert np.asarray(Image.open(out[0])).shape == (4 * 32, 14 * 32, 3)
+  own = tmp_path / 'own'
+  own.mkdir()
+  Image.fromarray(np.random.RandomState(0).randint(0, 255, [60, 50, 3], np.uint8)).save(
+      own / 'face.png')
+  out = translate.translate(trained_both.train.work_dir, str(tmp_path / 'own_out'),
+                            input_dir=str(own))
+  assert np.asarray(Image.open(out[0])).shape == (32, 14 * 32, 3)
+
+
+def test_joint_target_of_the_other_dataset_sets_its_mask(trained_both, tmp_path):
+  """--target=happy=1 on CelebA images: G gets [0 (5) | one-hot happy (8) | 0 1]."""
+  out = translate.translate(trained_both.train.work_dir, str(tmp_path), target='happy=1',
+                            batch_size=4, max_images=4)
+  grid = np.asarray(Image.open(out[0]))
+  assert grid.shape == (4 * 32, 2 * 32, 3)
+  _, G, _ = trainer.restore_models(trained_both.train.work_dir)
+  paths, c_org = splits.load_split(trained_both.data, 'test', 'CelebA')
+  x, _ = next(iter(pipeline.make_dataset(paths[:4], c_org[:4], 178, 32, 4, training=False)))
+  c_trg = np.zeros([4, 15], np.float32)
+  c_trg[:, 5 + 4] = 1  # happy
+  c_trg[:, 14] = 1  # mask: RaFD
+  expected = images.make_grid([x.numpy(), G(x, tf.constant(c_trg)).numpy()])
+  assert np.abs(grid.astype(int) - expected.astype(int)).max() <= 1
+  with pytest.raises(ValueError, match='names domains of CelebA and RaFD'):
+    translate.translate(trained_both.train.work_dir, str(tmp_path), target='Male=1,happy=1')
+
+
+@pytest.mark.slow
+def test_cli_joint_demo_trains_translates_and_exports(tmp_path):
+  """configs/synthetic_both.flags end to end: both synthetic datasets are written on first use."""
+  from stargan_tf import export  # pylint: disable=g-import-not-at-top
+  data, work_dir = tmp_path / 'data', tmp_path / 'run'
+  env = dict(os.environ, PYTHONPATH=ROOT)
+  run = lambda *args: subprocess.run([sys.executable, '-m', *args], cwd=ROOT, env=env,
+                                     capture_output=True, text=True, timeout=600)
+  train = run('stargan_tf.train', '--flagfile=configs/synthetic_both.flags',
+              f'--work_dir={work_dir}', f'--attr_path={data}/celeba/list_attr_celeba.txt',
+              f'--celeba_image_dir={data}/celeba/img_align_celeba',
+              f'--rafd_image_dir={data}/RaFD/train', f'--rafd_test_dir={data}/RaFD/test',
+              '--synthetic_images=64', '--test_size=17', '--g_conv_dim=8', '--d_conv_dim=8',
+              '--num_iters=2', '--n_critic=2', '--num_iters_decay=0', '--log_step=1')
+  assert train.returncode == 0, train.stderr[-3000:]
+  assert 'CelebA/D/loss_cls' in train.stderr and 'RaFD/G/loss_cls' in train.stderr
+  assert sorted(os.listdir(data / 'RaFD' / 'test')) == list(labels.RAFD_CLASSES)
+  saved = open(work_dir / 'config.json').read()
+  assert '"mask_vector": true' in saved and '"dataset": "Both"' in saved
+
+  translated = run('stargan_tf.translate', f'--work_dir={work_dir}', '--max_images=4',
+                   '--batch_size=4')
+  assert translated.returncode == 0, translated.stderr[-3000:]
+  grid = np.asarray(Image.open(work_dir / 'results' / '1-images.png'))
+  assert grid.shape == (4 * 32, 14 * 32, 3)
+
+  exported = run('stargan_tf.export', f'--work_dir={work_dir}',
+                 f'--export_dir={tmp_path / "exports"}')
+  assert exported.returncode == 0, exported.stderr[-3000:]
+  metadata = export.read_metadata(str(tmp_path / 'exports' / '1'))
+  assert metadata['domain_names'] == list(labels.DEFAULT_ATTRS + labels.RAFD_CLASSES)
+  assert metadata['label_dim'] == 15 and metadata['dataset'] == 'Both'

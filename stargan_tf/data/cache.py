@@ -294,14 +294,21 @@ def write_cache(paths, crop_size, image_size, cache_dir, log_every=1000):
   return len(sources)
 
 
-def write_cache_for_config(data_config, cache_dir):
-  """Caches the train and test splits of a `stargan_tf.config.DataConfig`."""
+def write_cache_for_config(data_config):
+  """Caches the train and test splits of a `stargan_tf.config.DataConfig` into its cache_dir
+  (with --dataset=Both one cache per dataset, <cache_dir>/CelebA and <cache_dir>/RaFD).
+
+  Returns the number of images cached.
+  """
   d = data_config
-  paths = []
-  for split in ('train', 'test'):
-    split_paths, _ = splits.load_split(d, split)
-    paths.extend(split_paths)
-  return write_cache(paths, d.crop_size, d.image_size, cache_dir)
+  total = 0
+  for dataset in d.datasets:
+    paths = []
+    for split in ('train', 'test'):
+      split_paths, _ = splits.load_split(d, split, dataset)
+      paths.extend(split_paths)
+    total += write_cache(paths, d.crop_size_of(dataset), d.image_size, d.cache_dir_of(dataset))
+  return total
 
 
 def main(argv):
@@ -310,7 +317,7 @@ def main(argv):
   data_config = flags_lib.config_from_flags().data
   if not data_config.cache_dir:
     raise app.UsageError('--cache_dir is required: the folder to write the image cache into.')
-  write_cache_for_config(data_config, data_config.cache_dir)
+  write_cache_for_config(data_config)
 
 
 def run():

@@ -1,16 +1,19 @@
-"""Built-in synthetic CelebA-format dataset with attributes that can be measured from pixels.
+"""Built-in synthetic CelebA-format and RaFD-layout datasets with labels measurable from pixels.
 
-It is the offline default for the demo, the tests, the benchmarks and the learning test: the files
-have CelebA's exact layout (`list_attr_celeba.txt` with all 40 names, `img_align_celeba/000001.jpg`,
-178 wide x 218 high), so the real reader and pipeline consume them unchanged, and every attribute
-is painted into its own region so a translated image can be scored by `measure_attributes`.
+They are the offline default for the demo, the tests, the benchmarks and the learning tests.
+`generate` writes CelebA's exact layout (`list_attr_celeba.txt` with all 40 names,
+`img_align_celeba/000001.jpg`, 178 wide x 218 high); `generate_rafd` writes RaFD's folder layout
+(`train/<class>/000001.jpg` and `test/<class>/...` for the 8 classes of `labels.RAFD_CLASSES`, same
+178x218 images, read with rafd_crop_size=178). The real readers and pipeline consume both
+unchanged, and every label is painted into its own region so a translated image can be scored by
+`measure_attributes` and `measure_expression`.
 
 Geometry is given in normalised coordinates (u right, v down, both 0..1) of the central 178x178
 square that CelebA preprocessing keeps (center crop 178 of 178x218, then resize to image_size), so
 measurement is the same at any image_size >= 32. The hair and Male bands continue into the 20 rows
 above and below the square that the crop drops.
 
-      u=0       0.2                       0.8        1
+      u=0       0.2  0.3             0.7  0.8        1
   v=0  +---------------------------------------------+
        |  hair band: black / blond / brown           |   Black_Hair | Blond_Hair | Brown_Hair
  v=0.2 +---------+-------------------------+---------+
@@ -19,18 +22,36 @@ above and below the square that the crop drops.
        |  strip  |  colour + one circle,   |  strip  |
        |         |  square or triangle of  |         |
        |         |  random colour/size/pos |         |
- v=0.8 +---------+-------------------------+---------+
+ v=0.6 |         |   +-----------------+   |         |
+       |         |   | expression mark |   |         |   8 expressions: 8 colours
+ v=0.8 +---------+---+-----------------+---+---------+
        |  Male band: blue (male) / pink (female)     |   Male
   v=1  +---------------------------------------------+
 
+The expression mark is a filled rectangle over the mouth box, drawn on top of the identity shape;
+it is symmetric under horizontal flips, like every region.
+
+Which dataset labels what:
+  * CelebA-format files (`generate`) label hair colour, Male and Young only. Their images carry no
+    expression mark, or with expressions=True a random one that no file records.
+  * RaFD-layout files (`generate_rafd`) label the expression only (the class folder); their hair,
+    Male, Young and identity content is random and unrecorded, drawn like the CelebA-format images.
+
 Sampling: hair colour uniform over the three (exactly one per image), Male and Young fair coins,
-all independent of each other and of the identity content. Prototype colours are >= 150 apart in
-RGB within each attribute, so JPEG noise and resizing to 32 px never flip a measurement.
-Measurements average the inner part of a region (`MARGIN` away from its borders, which is more than
-the antialiasing footprint at 32 px) and pick the nearest prototype colour.
+expression uniform over the eight, all independent of each other and of the identity content.
+Prototype colours are >= 150 apart in RGB within each label, so JPEG noise and resizing to 32 px
+never flip a measurement. Measurements average the inner part of a region (`MARGIN` away from its
+borders, which is more than the antialiasing footprint at 32 px) and pick the nearest prototype
+colour.
+
+Random streams: the CelebA-format content is drawn from `np.random.default_rng(seed)` alone, so
+adding expression marks (their own stream) leaves every other pixel and the attribute file as they
+are without them; the RaFD-layout dataset has its own streams, so its images differ from the
+CelebA-format ones of the same seed.
 """
 
 import concurrent.futures
+import itertools
 import math
 import os
 import shutil
@@ -45,6 +66,7 @@ from stargan_tf import labels as labels_lib
 SYNTHETIC_ATTRS = ('Black_Hair', 'Blond_Hair', 'Brown_Hair', 'Male', 'Young')
 ATTR_FILE = 'list_attr_celeba.txt'
 IMAGE_DIR = 'img_align_celeba'
+RAFD_SPLITS = ('train', 'test')  # the sub-folders written by generate_rafd
 WIDTH, HEIGHT = 178, 218  # CelebA aligned image size
 SIDE = 178  # the central square kept by the CelebA crop
 TOP = (HEIGHT - SIDE) // 2
@@ -58,26 +80,36 @@ REGIONS = {
     'male': ((0.0, 0.8, 1.0, 1.0),),
     'young': ((0.0, 0.2, 0.2, 0.8), (0.8, 0.2, 1.0, 0.8)),
     'identity': ((0.2, 0.2, 0.8, 0.8),),
+    'mouth': ((0.3, 0.6, 0.7, 0.8),),  # over the identity region, painted last
 }
 
 # Prototype colours (RGB 0..255), index = class.
 HAIR_RGB = np.array([[20, 20, 20], [245, 215, 60], [165, 85, 25]], np.float32)  # black/blond/brown
 MALE_RGB = np.array([[235, 70, 150], [40, 80, 230]], np.float32)  # [female, male]
 YOUNG_RGB = np.array([[200, 200, 200], [60, 210, 70]], np.float32)  # [not young, young]
+# The corners of the RGB cube pulled in (>= 175 apart), in labels.RAFD_CLASSES order.
+EXPRESSION_RGB = np.array(list(itertools.product((40, 215), repeat=3)), np.float32)
 
 _SHAPES = ('circle', 'square', 'triangle')
 _LOG_EVERY = 1000
+# Entropy appended to the seed for the random streams other than the CelebA-format content.
+_EXPRESSION_STREAM, _RAFD_CONTENT_STREAM, _RAFD_CLASS_STREAM = 1, 2, 3
+MIN_RAFD_IMAGES = 2 * len(labels_lib.RAFD_CLASSES)  # a train and a test image per class
 
 
 def region_slices(region, size, margin=MARGIN):
   """Pixel boxes of a region in a size x size image (the cropped square), shrunk by `margin`.
+
+  A negative margin enlarges the boxes.
 
   Returns:
     list of (row slice, column slice), one per box of REGIONS[region].
   """
 
   def span(a, b):
-    return slice(math.ceil((a + margin) * size - 1e-6), math.floor((b - margin) * size + 1e-6))
+    return slice(
+        max(0, math.ceil((a + margin) * size - 1e-6)),
+        min(size, math.floor((b - margin) * size + 1e-6)))
 
   return [(span(v0, v1), span(u0, u1)) for u0, v0, u1, v1 in REGIONS[region]]
 
@@ -120,18 +152,45 @@ def measure_attributes(images):
   return np.concatenate([hair, male[:, None], young[:, None]], axis=1)
 
 
-def identity_error(x_in, x_out):
-  """Mean absolute difference over the inner identity region, in [-1, 1] units: float32 [N]."""
+def measure_expression(images):
+  """Reads the expression mark back from pixels.
+
+  Args:
+    images: float [N, S, S, 3] in [-1, 1] (the cropped square at any S >= 32).
+
+  Returns:
+    int64 [N]: the index into labels.RAFD_CLASSES of the nearest EXPRESSION_RGB prototype.
+  """
+  images = _as_square_batch(images)
+  return _nearest(_region_rgb(images, 'mouth'), EXPRESSION_RGB).astype(np.int64)
+
+
+def identity_error(x_in, x_out, exclude_mouth=False):
+  """Mean absolute difference over the inner identity region, in [-1, 1] units: float32 [N].
+
+  Args:
+    x_in: float [N, S, S, 3] in [-1, 1].
+    x_out: the same shape.
+    exclude_mouth: leave out the mouth box enlarged by MARGIN (which covers the antialiasing
+      around it), for translations that are meant to change the expression mark. This drops the
+      identity region's rows below v=0.55.
+  """
   x_in, x_out = _as_square_batch(x_in), _as_square_batch(x_out)
   if x_in.shape != x_out.shape:
     raise ValueError(f'Shapes differ: {x_in.shape} vs {x_out.shape}.')
-  [(rows, cols)] = region_slices('identity', x_in.shape[1])
-  return np.abs(x_in[:, rows, cols] - x_out[:, rows, cols]).mean(axis=(1, 2, 3))
+  size = x_in.shape[1]
+  [(rows, cols)] = region_slices('identity', size)
+  keep = True
+  if exclude_mouth:
+    keep = np.ones([size, size], bool)
+    [(mouth_rows, mouth_cols)] = region_slices('mouth', size, margin=-MARGIN)
+    keep[mouth_rows, mouth_cols] = False
+    keep = keep[None, rows, cols, None]
+  return np.abs(x_in[:, rows, cols] - x_out[:, rows, cols]).mean(axis=(1, 2, 3), where=keep)
 
 
-def _sample(num_images, seed):
-  """All random choices of the dataset, drawn up front so images can be drawn in any order."""
-  rng = np.random.default_rng(seed)
+def _sample(rng, num_images):
+  """The random content of every image, drawn up front so images can be drawn in any order."""
   background = rng.integers(0, 256, (num_images, 3))
   radius = rng.uniform(0.08, 0.17, num_images)
   return {
@@ -148,18 +207,33 @@ def _sample(num_images, seed):
   }
 
 
+def _celeba_plan(num_images, seed, expressions):
+  """The draws of the CelebA-format dataset; see `generate`."""
+  p = _sample(np.random.default_rng(seed), num_images)
+  if expressions:
+    expression_rng = np.random.default_rng([seed, _EXPRESSION_STREAM])
+    p['expression'] = expression_rng.integers(0, len(labels_lib.RAFD_CLASSES), num_images)
+  return p
+
+
 def _to_pixels(u, v):
   """Normalised square coordinates -> full-image (x, y) pixel coordinates."""
   return u * SIDE, TOP + v * SIDE
 
 
+def _box_pixels(region):
+  """The pixel bounds (x0, y0, x1, y1), ends exclusive, of a one-box region in the full image."""
+  [(u0, v0, u1, v1)] = REGIONS[region]
+  x0, y0 = (round(c) for c in _to_pixels(u0, v0))
+  x1, y1 = (round(c) for c in _to_pixels(u1, v1))
+  return x0, y0, x1, y1
+
+
 def _draw(p, i):
-  """Draws image i as a uint8 [HEIGHT, WIDTH, 3] array."""
+  """Draws image i as a PIL RGB image of WIDTH x HEIGHT."""
   image = np.empty([HEIGHT, WIDTH, 3], np.uint8)
   image[:] = p['background'][i]
-  [(u0, v0, u1, v1)] = REGIONS['identity']
-  x_lo, y_lo = (round(c) for c in _to_pixels(u0, v0))
-  x_hi, y_hi = (round(c) for c in _to_pixels(u1, v1))
+  x_lo, y_lo, x_hi, y_hi = _box_pixels('identity')
   image[:y_lo] = HAIR_RGB[p['hair'][i]]
   image[y_hi:] = MALE_RGB[p['male'][i]]
   image[y_lo:y_hi, :x_lo] = YOUNG_RGB[p['young'][i]]
@@ -176,6 +250,10 @@ def _draw(p, i):
     draw.rectangle([x - r, y - r, x + r, y + r], fill=fill)
   else:
     draw.polygon([(x, y - r), (x + r, y + r), (x - r, y + r)], fill=fill)
+  if 'expression' in p:
+    x0, y0, x1, y1 = _box_pixels('mouth')
+    mouth_fill = tuple(int(c) for c in EXPRESSION_RGB[p['expression'][i]])
+    draw.rectangle([x0, y0, x1 - 1, y1 - 1], fill=mouth_fill)  # PIL includes both corners
   return pil
 
 
@@ -195,11 +273,11 @@ def _attr_lines(p, num_images):
   return '\n'.join(lines) + '\n'
 
 
-def generate(out_dir, num_images=6000, seed=0):
-  """Writes the dataset: out_dir/list_attr_celeba.txt and out_dir/img_align_celeba/*.jpg.
+def _write_dataset(out_dir, p, image_paths, text_files, description):
+  """Writes image i of `p` to out_dir/image_paths[i] and {name: text} files, all or nothing.
 
-  Deterministic in (num_images, seed). Files are written into a temporary sibling folder that is
-  renamed to out_dir at the end, so an interrupted run never leaves a complete-looking dataset.
+  Files are written into a temporary sibling folder that is renamed to out_dir at the end, so an
+  interrupted run never leaves a complete-looking dataset.
 
   Raises:
     FileExistsError: out_dir exists and is not empty.
@@ -212,20 +290,21 @@ def generate(out_dir, num_images=6000, seed=0):
   os.makedirs(parent, exist_ok=True)
   tmp = tempfile.mkdtemp(prefix=os.path.basename(out_dir) + '.partial-', dir=parent)
   try:
-    image_dir = os.path.join(tmp, IMAGE_DIR)
-    os.mkdir(image_dir)
-    p = _sample(num_images, seed)
+    for folder in sorted({os.path.dirname(path) for path in image_paths}):
+      os.makedirs(os.path.join(tmp, folder), exist_ok=True)
 
     def write(i):
-      _draw(p, i).save(os.path.join(image_dir, _file_name(i)), quality=JPEG_QUALITY)
+      _draw(p, i).save(os.path.join(tmp, image_paths[i]), quality=JPEG_QUALITY)
 
-    logging.info('Generating %d synthetic images (seed %d) into %s', num_images, seed, out_dir)
+    num_images = len(image_paths)
+    logging.info('Generating %d %s into %s', num_images, description, out_dir)
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
       for done, _ in enumerate(pool.map(write, range(num_images)), start=1):
         if done % _LOG_EVERY == 0 or done == num_images:
           logging.info('Synthetic dataset: %d / %d images', done, num_images)
-    with open(os.path.join(tmp, ATTR_FILE), 'w') as f:
-      f.write(_attr_lines(p, num_images))
+    for name, text in text_files.items():
+      with open(os.path.join(tmp, name), 'w') as f:
+        f.write(text)
     if os.path.isdir(out_dir):
       os.rmdir(out_dir)  # empty, checked above
     os.rename(tmp, out_dir)
@@ -234,19 +313,112 @@ def generate(out_dir, num_images=6000, seed=0):
     raise
 
 
-def ensure(out_dir, num_images, seed):
-  """Generates the dataset unless out_dir/list_attr_celeba.txt already exists."""
-  attr_path = os.path.join(out_dir, ATTR_FILE)
-  if not os.path.exists(attr_path):
+def generate(out_dir, num_images=6000, seed=0, expressions=False):
+  """Writes the CelebA-format dataset: out_dir/list_attr_celeba.txt and out_dir/img_align_celeba/.
+
+  Deterministic in (num_images, seed, expressions); atomic (see `_write_dataset`).
+
+  Args:
+    out_dir: the dataset folder; absent or empty.
+    num_images: N.
+    seed: the random seed.
+    expressions: also paint a random expression mark on every image (not in the attribute file);
+      everything else is unchanged, byte for byte.
+
+  Raises:
+    FileExistsError: out_dir exists and is not empty.
+  """
+  p = _celeba_plan(num_images, seed, expressions)
+  image_paths = [os.path.join(IMAGE_DIR, _file_name(i)) for i in range(num_images)]
+  marks = ' with expression marks' if expressions else ''
+  _write_dataset(out_dir, p, image_paths, {ATTR_FILE: _attr_lines(p, num_images)},
+                 f'synthetic CelebA-format images{marks} (seed {seed})')
+
+
+def _rafd_plan(num_images, seed, test_fraction):
+  """(p, image paths relative to out_dir) of the RaFD-layout dataset; see `generate_rafd`."""
+  if num_images < MIN_RAFD_IMAGES:
+    raise ValueError(f'The synthetic RaFD-layout dataset needs num_images >= {MIN_RAFD_IMAGES} '
+                     f'(a train and a test image for each of the {len(labels_lib.RAFD_CLASSES)} '
+                     f'classes), got {num_images}.')
+  if not 0 < test_fraction < 1:
+    raise ValueError(f'test_fraction must be in (0, 1), got {test_fraction}.')
+  p = _sample(np.random.default_rng([seed, _RAFD_CONTENT_STREAM]), num_images)
+  num_classes = len(labels_lib.RAFD_CLASSES)
+  class_rng = np.random.default_rng([seed, _RAFD_CLASS_STREAM])
+  p['expression'] = class_rng.permutation(np.arange(num_images) % num_classes)
+  counts = np.bincount(p['expression'], minlength=num_classes)
+  num_test = np.clip(np.round(test_fraction * counts).astype(int), 1, counts - 1)
+  rank = np.empty(num_images, int)  # position of each image within its class, in index order
+  for k in range(num_classes):
+    members = np.flatnonzero(p['expression'] == k)
+    rank[members] = np.arange(len(members))
+  image_paths = []
+  for i, k in enumerate(p['expression']):
+    split = 'test' if rank[i] >= counts[k] - num_test[k] else 'train'
+    image_paths.append(os.path.join(split, labels_lib.RAFD_CLASSES[k], _file_name(i)))
+  return p, image_paths
+
+
+def generate_rafd(out_dir, num_images=4000, seed=0, test_fraction=0.1):
+  """Writes the RaFD-layout dataset: out_dir/{train,test}/<class>/NNNNNN.jpg.
+
+  Classes are balanced: each of the 8 gets num_images // 8 images or one more, in random order
+  (so each image's class is uniform over the 8). Within a class, the last
+  round(test_fraction * count) images (at least 1, at most count - 1) go to test, the others to
+  train. File numbers are unique over the whole dataset. Deterministic in (num_images, seed,
+  test_fraction); atomic (see `_write_dataset`).
+
+  Args:
+    out_dir: the dataset folder; absent or empty.
+    num_images: N >= MIN_RAFD_IMAGES.
+    seed: the random seed.
+    test_fraction: the share of each class written to test, in (0, 1).
+
+  Raises:
+    ValueError: num_images < MIN_RAFD_IMAGES or test_fraction outside (0, 1).
+    FileExistsError: out_dir exists and is not empty.
+  """
+  p, image_paths = _rafd_plan(num_images, seed, test_fraction)
+  _write_dataset(out_dir, p, image_paths, {}, f'synthetic RaFD-layout images (seed {seed})')
+
+
+def _ensure(out_dir, marker, make, count, num_images):
+  """Runs make() unless `marker` exists; warns if the existing dataset's count() != num_images."""
+  if not os.path.exists(marker):
     try:
-      generate(out_dir, num_images, seed)
+      make()
     except OSError:
-      if not os.path.exists(attr_path):  # else another process generated it meanwhile
+      if not os.path.exists(marker):  # else another process generated it meanwhile
         raise
     return
-  with open(attr_path) as f:
-    count = f.readline().strip()
-  if count != str(num_images):
+  existing = count()
+  if existing != str(num_images):
     logging.warning(
         'Using the existing synthetic dataset in %s with %s images (asked for %d);'
-        ' delete the folder to regenerate it.', out_dir, count, num_images)
+        ' delete the folder to regenerate it.', out_dir, existing, num_images)
+
+
+def ensure(out_dir, num_images, seed, expressions=False):
+  """Generates the CelebA-format dataset unless out_dir/list_attr_celeba.txt already exists."""
+  attr_path = os.path.join(out_dir, ATTR_FILE)
+
+  def count():
+    with open(attr_path) as f:
+      return f.readline().strip()
+
+  _ensure(out_dir, attr_path, lambda: generate(out_dir, num_images, seed, expressions), count,
+          num_images)
+
+
+def ensure_rafd(out_dir, num_images, seed):
+  """Generates the RaFD-layout dataset unless out_dir/train already exists."""
+
+  def count():
+    return str(
+        sum(
+            len(files) for split in RAFD_SPLITS
+            for _, _, files in os.walk(os.path.join(out_dir, split))))
+
+  _ensure(out_dir, os.path.join(out_dir, 'train'),
+          lambda: generate_rafd(out_dir, num_images, seed), count, num_images)
