@@ -27,6 +27,9 @@ class DataConfig:
   partition_path: str = ''
   rafd_image_dir: str = 'data/RaFD/train'
   rafd_test_dir: str = 'data/RaFD/test'
+  # RaFD's class names in label order: the sorted class folders of rafd_image_dir, recorded by
+  # training (the 8 RaFD expressions unless a user's folders differ).
+  rafd_classes: tuple = labels_lib.RAFD_CLASSES
   selected_attrs: tuple = labels_lib.DEFAULT_ATTRS
   celeba_crop_size: int = 178
   rafd_crop_size: int = 256
@@ -73,7 +76,7 @@ class DataConfig:
   @property
   def label_space(self):
     """The labels.LabelSpace of this data (domain names in column order, mask vector)."""
-    return labels_lib.label_space(self.dataset, self.selected_attrs)
+    return labels_lib.label_space(self.dataset, self.selected_attrs, self.rafd_classes)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,10 +163,8 @@ class Config:
       if m.c_dim != len(d.selected_attrs):
         raise ValueError(f'--c_dim={m.c_dim} but --selected_attrs names {len(d.selected_attrs)} '
                          f'attributes ({" ".join(d.selected_attrs)}); they must agree.')
-    if d.dataset == 'Both' and m.c2_dim != len(labels_lib.RAFD_CLASSES):
-      raise ValueError(f'--c2_dim={m.c2_dim}: --dataset=Both learns the '
-                       f'{len(labels_lib.RAFD_CLASSES)} RaFD expressions '
-                       f'({", ".join(labels_lib.RAFD_CLASSES)}); set --c2_dim=8.')
+    if d.dataset == 'Both' and m.c2_dim < 1:
+      raise ValueError(f'--c2_dim={m.c2_dim}: expected the number of RaFD classes (8).')
     if m.image_size != d.image_size:
       raise ValueError('model and data image_size differ.')
     if d.image_size % 4:
@@ -203,6 +204,8 @@ class Config:
   def from_dict(cls, d):
     data = dict(d['data'])
     data['selected_attrs'] = tuple(data['selected_attrs'])
+    if 'rafd_classes' in data:
+      data['rafd_classes'] = tuple(data['rafd_classes'])
     return cls(data=DataConfig(**data), model=ModelConfig(**d['model']),
                loss=LossConfig(**d['loss']), train=TrainConfig(**d['train']))
 

@@ -30,6 +30,7 @@ from stargan_tf import images
 from stargan_tf import models
 from stargan_tf import train_step
 from stargan_tf.data import pipeline
+from stargan_tf.data import rafd
 from stargan_tf.data import splits
 
 NUM_SAMPLE_IMAGES = 8
@@ -173,18 +174,21 @@ def train(config, stop_after=None):
   distribute.configure_cpu_devices(t_cfg.cpu_devices)
   strategy = distribute.make_strategy(t_cfg.strategy)
   chief = distribute.is_chief(strategy)
-  if chief:
-    config_lib.save(config, work_dir)
-  space = d_cfg.label_space
   train_splits = {}
   for dataset in d_cfg.datasets:
     paths, c_org = splits.load_split(d_cfg, 'train', dataset)
-    expected = len(space.names_of(dataset))
+    flag = '--c2_dim' if dataset == 'RaFD' and config.model.mask_vector else '--c_dim'
+    expected = config.model.c2_dim if flag == '--c2_dim' else config.model.c_dim
     if c_org.shape[1] != expected:
-      flag = '--c2_dim' if dataset == 'RaFD' and space.mask else '--c_dim'
       raise ValueError(f'the {dataset} training labels have {c_org.shape[1]} domains but '
                        f'{flag}={expected}; set {flag}={c_org.shape[1]}.')
     train_splits[dataset] = paths, c_org
+  if 'RaFD' in d_cfg.datasets:  # the class names go with the run (grids, export, clients)
+    d_cfg = dataclasses.replace(d_cfg, rafd_classes=tuple(rafd.class_names(d_cfg.rafd_image_dir)))
+    config = dataclasses.replace(config, data=d_cfg)
+  if chief:
+    config_lib.save(config, work_dir)
+  space = d_cfg.label_space
   replicas = strategy.num_replicas_in_sync
   if d_cfg.batch_size % replicas:
     raise ValueError(f'--batch_size={d_cfg.batch_size} (the global batch) must be divisible by '

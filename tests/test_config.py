@@ -38,8 +38,8 @@ def test_defaults_are_the_paper_settings():
     ({'data': {'dataset': 'Both'}}, '--dataset=Both but the model config has mask_vector=False'),
     ({'model': {'mask_vector': True}}, '--dataset=CelebA but the model config has mask_vector='
      'True'),
-    ({'data': {'dataset': 'Both'}, 'model': {'mask_vector': True, 'c2_dim': 7}},
-     '--c2_dim=7: --dataset=Both learns the 8 RaFD expressions'),
+    ({'data': {'dataset': 'Both'}, 'model': {'mask_vector': True, 'c2_dim': 0}},
+     '--c2_dim=0: expected the number of RaFD classes'),
     ({'data': {'dataset': 'Both', 'selected_attrs': ('Black_Hair', 'Smiles')},
       'model': {'mask_vector': True, 'c_dim': 2}}, r"unknown CelebA attribute\(s\) \['Smiles'\]"),
 ])

@@ -280,12 +280,16 @@ def test_identity_error_can_exclude_the_mouth_box(dataset):
   assert synthetic.identity_error(x, outside, exclude_mouth=True).min() > 0.1
 
 
-def test_ensure_passes_expressions_through(tmp_path):
+def test_ensure_passes_expressions_through(tmp_path, caplog):
   synthetic.ensure(str(tmp_path / 'a'), 5, seed=0, expressions=True)
   _generate(tmp_path / 'b', 5, seed=0, expressions=True)
   _generate(tmp_path / 'c', 5, seed=0)
   a, b, c = (_files(tmp_path / n) for n in 'abc')
   assert a == b and a != c
+  assert 'expression marks' not in caplog.text
+  # Reusing a folder written the other way warns (a two-dataset run needs the marks).
+  synthetic.ensure(str(tmp_path / 'c'), 5, seed=0, expressions=True)
+  assert 'written without expression marks' in caplog.text
 
 
 # The RaFD-layout dataset.

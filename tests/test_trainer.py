@@ -132,6 +132,8 @@ def test_rafd_training_and_label_width_check(tiny_config, tmp_path):
   assert np.isfinite(metrics['D/loss_cls']) and np.isfinite(metrics['G/loss_cls'])
   grid = np.asarray(Image.open(os.path.join(config.train.work_dir, 'samples', '000002-images.png')))
   assert grid.shape == (3 * 32, 4 * 32, 3)  # 3 test images x [input + one column per class]
+  # The run records its class folders: grids, exports and clients name these classes.
+  assert config_lib.load(config.train.work_dir).data.label_space.domain_names == classes
   wrong = dataclasses.replace(config, model=dataclasses.replace(config.model, c_dim=8),
                               train=dataclasses.replace(config.train,
                                                         work_dir=str(tmp_path / 'wrong')))

@@ -24,6 +24,16 @@ _HOW_TO_GET = (
     '--rafd_image_dir.')
 
 
+def class_names(image_dir):
+  """The sorted class sub-folder names of image_dir (FileNotFoundError/ValueError if none)."""
+  if not os.path.isdir(image_dir):
+    raise FileNotFoundError(f'RaFD image folder not found: {image_dir!r}. {_HOW_TO_GET}')
+  names = sorted(e.name for e in os.scandir(image_dir) if e.is_dir())
+  if not names:
+    raise ValueError(f'No class sub-folders in {image_dir!r}. {_HOW_TO_GET}')
+  return names
+
+
 def rafd_split(image_dir):
   """Lists an expression-per-folder image tree.
 
@@ -38,16 +48,12 @@ def rafd_split(image_dir):
     FileNotFoundError: image_dir does not exist (the message says how to get RaFD).
     ValueError: no class sub-folders, a class without images, or all images bad.
   """
-  if not os.path.isdir(image_dir):
-    raise FileNotFoundError(f'RaFD image folder not found: {image_dir!r}. {_HOW_TO_GET}')
-  class_names = sorted(e.name for e in os.scandir(image_dir) if e.is_dir())
-  if not class_names:
-    raise ValueError(f'No class sub-folders in {image_dir!r}. {_HOW_TO_GET}')
-  if tuple(class_names) != labels_lib.RAFD_CLASSES:
+  names = class_names(image_dir)
+  if tuple(names) != labels_lib.RAFD_CLASSES:
     logging.warning('RaFD classes in %s are %s, not the 8 RaFD expressions %s.', image_dir,
-                    class_names, labels_lib.RAFD_CLASSES)
+                    names, labels_lib.RAFD_CLASSES)
   paths, class_ids = [], []
-  for class_id, name in enumerate(class_names):
+  for class_id, name in enumerate(names):
     folder = os.path.join(image_dir, name)
     files = sorted(f for f in os.listdir(folder) if f.lower().endswith(ops.IMAGE_EXTENSIONS))
     if not files:
@@ -55,6 +61,6 @@ def rafd_split(image_dir):
                        f'images.')
     paths += [os.path.join(folder, f) for f in files]
     class_ids += [class_id] * len(files)
-  labels = np.eye(len(class_names), dtype=np.float32)[class_ids]
+  labels = np.eye(len(names), dtype=np.float32)[class_ids]
   paths, labels = celeba.drop_bad_images(paths, labels, f'RaFD images in {image_dir}')
-  return paths, labels, class_names
+  return paths, labels, names

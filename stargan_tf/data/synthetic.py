@@ -33,7 +33,8 @@ it is symmetric under horizontal flips, like every region.
 
 Which dataset labels what:
   * CelebA-format files (`generate`) label hair colour, Male and Young only. Their images carry no
-    expression mark, or with expressions=True a random one that no file records.
+    expression mark, or with expressions=True a random one that no label records (an
+    `EXPRESSION_MARKS` file beside the attribute file says the marks are there).
   * RaFD-layout files (`generate_rafd`) label the expression only (the class folder); their hair,
     Male, Young and identity content is random and unrecorded, drawn like the CelebA-format images.
 
@@ -65,6 +66,7 @@ from stargan_tf import labels as labels_lib
 
 SYNTHETIC_ATTRS = ('Black_Hair', 'Blond_Hair', 'Brown_Hair', 'Male', 'Young')
 ATTR_FILE = 'list_attr_celeba.txt'
+MARKS_FILE = 'EXPRESSION_MARKS'  # present in a CelebA-format dataset written with expressions=True
 IMAGE_DIR = 'img_align_celeba'
 RAFD_SPLITS = ('train', 'test')  # the sub-folders written by generate_rafd
 WIDTH, HEIGHT = 178, 218  # CelebA aligned image size
@@ -331,7 +333,10 @@ def generate(out_dir, num_images=6000, seed=0, expressions=False):
   p = _celeba_plan(num_images, seed, expressions)
   image_paths = [os.path.join(IMAGE_DIR, _file_name(i)) for i in range(num_images)]
   marks = ' with expression marks' if expressions else ''
-  _write_dataset(out_dir, p, image_paths, {ATTR_FILE: _attr_lines(p, num_images)},
+  text_files = {ATTR_FILE: _attr_lines(p, num_images)}
+  if expressions:
+    text_files[MARKS_FILE] = 'The images carry unlabelled expression marks.\n'
+  _write_dataset(out_dir, p, image_paths, text_files,
                  f'synthetic CelebA-format images{marks} (seed {seed})')
 
 
@@ -409,6 +414,11 @@ def ensure(out_dir, num_images, seed, expressions=False):
 
   _ensure(out_dir, attr_path, lambda: generate(out_dir, num_images, seed, expressions), count,
           num_images)
+  if os.path.exists(os.path.join(out_dir, MARKS_FILE)) != expressions:
+    logging.warning('The synthetic dataset in %s was written %s expression marks, but this run '
+                    'asked for it %s them (two-dataset runs use marks); give it another folder or '
+                    'delete it to regenerate.', out_dir, 'without' if expressions else 'with',
+                    'with' if expressions else 'without')
 
 
 def ensure_rafd(out_dir, num_images, seed):
