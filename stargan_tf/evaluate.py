@@ -94,7 +94,8 @@ def format_report(result):
     lines.append(f'{"mean":<12} {result["mean_cross_acc"]:>10.3f} '
                  f'{result["mean_cross_kept_acc"]:>10.3f}')
   lines.append(f'identity error {result["identity_error"]:.4f} (between different images: '
-               f'{result["identity_error_between_images"]:.4f}); {result["num_images"]} test images')
+               f'{result["identity_error_between_images"]:.4f}); {result["num_images"]} test '
+               'images')
   return '\n'.join(lines)
 
 

@@ -165,8 +165,8 @@ def define_tflite_flags():
   flags.DEFINE_string('saved_model_dir', '', 'Version folder of a generator export '
                       '(python -m stargan_tf.export), e.g. exports/stargan/1.')
   flags.DEFINE_string('output', '', 'The .tflite to write (its metadata goes to <output>.json).')
-  flags.DEFINE_enum('quantize', 'none', list(config_lib.QUANTIZATIONS), 'none: float32; float16: float16 '
-                    'weights; dynamic: int8 weights, dynamic-range activations; int8: int8 '
+  flags.DEFINE_enum('quantize', 'none', list(config_lib.QUANTIZATIONS), 'none: float32; '
+                    'float16: float16 weights; dynamic: int8 weights, dynamic-range activations; int8: int8 '
                     'weights and activations (calibrated), float input/output.')
   flags.DEFINE_string('representative_dir', '', 'JPEG/PNG images for int8 calibration and the '
                       'parity check (default: the built-in synthetic dataset).')

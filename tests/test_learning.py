@@ -50,8 +50,9 @@ def test_joint_training_puts_second_dataset_classes_on_first_dataset_images(tmp_
   each RaFD-layout class's mark on them, keeping their attributes.
 
   Measured at 1,500 iterations on 2026-11-26 (256 test images): CelebA target accuracy 0.981
-  (lowest Young, 0.910), expression accuracy 0.987 (lowest class 0.957; chance and the identity mapping 0.125), attributes
-  kept under an expression target 0.898, identity error 0.42 against 0.65 between images.
+  (lowest Young, 0.910), expression accuracy 0.987 (lowest class 0.957; chance and the identity
+  mapping 0.125), attributes kept under an expression target 0.898, identity error 0.42 against
+  0.65 between images.
   """
   root = tmp_path_factory.mktemp('joint_learning')
   config = conftest.demo_config(root, JOINT_ITERS, synthetic_images=6000, both=True)
