@@ -37,11 +37,6 @@ RAFD_CLASSES = ('angry', 'contemptuous', 'disgusted', 'fearful', 'happy', 'neutr
                 'surprised')
 
 
-def domain_names(dataset, selected_attrs):
-  """The names of the domain columns, in order (CelebA, RaFD or Both: see `label_space`)."""
-  return label_space(dataset, selected_attrs).domain_names
-
-
 def create_labels(c_org, dataset, selected_attrs=()):
   """Test-time target labels: one target per domain.
 

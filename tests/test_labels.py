@@ -82,7 +82,6 @@ class TestJointLabelSpace:
     assert s.domain_names == ATTRS + labels.RAFD_CLASSES
     assert s.domain_datasets == ('CelebA',) * 5 + ('RaFD',) * 8
     assert (s.domain_slice('CelebA'), s.domain_slice('RaFD')) == (slice(0, 5), slice(5, 13))
-    assert labels.domain_names('Both', ATTRS) == s.domain_names
     assert labels.LabelSpace.from_names(s.domain_names, s.domain_datasets) == s
 
   def test_embed_sets_the_mask_and_zeros_the_other_part(self):
