@@ -4,7 +4,7 @@ import setuptools
 
 setuptools.setup(
     name='stargan-tf',
-    version='0.1.0',
+    version='0.2.0',
     description='StarGAN multi-domain image-to-image translation in TensorFlow 2 / Keras 3, '
                 'exportable to TF Serving and TFLite.',
     long_description=open('README.md', encoding='utf-8').read(),
@@ -35,7 +35,7 @@ setuptools.setup(
             'stargan-evaluate=stargan_tf.evaluate:run',
             'stargan-tflite=stargan_tf.tflite:run',
             'stargan-export=stargan_tf.export:run',
-            'stargan-cache=stargan_tf.data.cache:run',
+            'stargan-cache=stargan_tf.cache:run',
         ],
     },
 )

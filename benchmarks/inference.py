@@ -35,13 +35,14 @@ import numpy as np
 import tensorflow as tf
 
 import machine  # benchmarks/machine.py, beside this script
-from stargan_tf import export
+from stargan_tf import contract
+from stargan_tf import export_lib
 from stargan_tf import labels as labels_lib
 from stargan_tf import models
-from stargan_tf import tflite
+from stargan_tf import tflite_lib
 
 ROWS = ('keras_eager', 'keras_function', 'saved_model') + tuple(
-    f'tflite_{q}' for q in tflite.QUANTIZATIONS)
+    f'tflite_{q}' for q in tflite_lib.QUANTIZATIONS)
 
 flags.DEFINE_list('rows', list(ROWS), f'Rows to run, from: {", ".join(ROWS)}.')
 flags.DEFINE_list('batch_sizes', ['1', '16'], 'Batch sizes.')
@@ -90,9 +91,9 @@ def make_callables(row, G, saved_model_dir, model_dir, image_size, num_threads, 
   quantize = row[len('tflite_'):]
   path = os.path.join(model_dir, f'{quantize}.tflite')
   logging.info('Converting to %s.', path)
-  tflite.convert(saved_model_dir, path, quantize=quantize, image_size=image_size,
+  tflite_lib.convert(saved_model_dir, path, quantize=quantize, image_size=image_size,
                  num_calibration=num_calibration, num_threads=num_threads)
-  runner = tflite.load_interpreter(path, num_threads).get_signature_runner('serving_default')
+  runner = tflite_lib.load_interpreter(path, num_threads).get_signature_runner('serving_default')
 
   def run(x, c):
     x, c = x.numpy(), c.numpy()
@@ -116,8 +117,9 @@ def main(argv):
            f'| {"variant":<15} | batch | ms / call | ms / image | images/s |',
            f'| {"-" * 15} | ----: | --------: | ---------: | -------: |']
   with tempfile.TemporaryDirectory() as tmp:
-    saved_model_dir = export.export_generator(
-        G, os.path.join(tmp, 'export'), label_space=space, image_size=f.image_size)
+    saved_model_dir = export_lib.export_generator(
+        G, os.path.join(tmp, 'export'),
+        contract.ModelMetadata(label_space=space, image_size=f.image_size))
     for row in ROWS:
       if row not in f.rows:
         continue
@@ -125,7 +127,7 @@ def main(argv):
                           f.num_calibration)
       for batch in batch_sizes:
         x = tf.constant(rng.uniform(-1, 1, [batch, f.image_size, f.image_size, 3]), tf.float32)
-        c = tf.constant(tflite.random_targets(batch, space))
+        c = tf.constant(space.sample_targets(batch))
         seconds = time_calls(lambda: fn(x, c), f.repeats, f.warmup)
         line = (f'| {row:<15} | {batch:>5} | {seconds * 1e3:>9.1f} | '
                 f'{seconds * 1e3 / batch:>10.1f} | {batch / seconds:>8.2f} |')

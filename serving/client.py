@@ -50,9 +50,8 @@ from tensorflow_serving.apis import get_model_metadata_pb2
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 
-from stargan_tf import export
+from stargan_tf import contract
 from stargan_tf import images
-from stargan_tf import labels as labels_lib
 
 DEFAULT_SERVER = 'localhost:8500'
 DEFAULT_TIMEOUT = 30.0
@@ -80,7 +79,7 @@ class ModelInfo:
     image_size: the training image side.
   """
   version: int
-  label_space: labels_lib.LabelSpace
+  label_space: object  # labels.LabelSpace
   image_size: int
 
 
@@ -279,24 +278,26 @@ def connect(server=DEFAULT_SERVER, rest='', model='stargan', version=None,
 def read_model_info(transport):
   """The served version, label space and image size (the `metadata` signature)."""
   version, _ = transport.signatures()
-  signature = transport.signature(export.METADATA)
+  signature = transport.signature(contract.METADATA)
   # A batch of one zero: TF Serving's batching refuses scalars, and the answer has one row per
   # request row.
   inputs = {key: np.zeros([1], tf.dtypes.as_dtype(info.dtype).as_numpy_dtype)
             for key, info in signature.inputs.items()}
   try:
-    out = transport.predict(export.METADATA, inputs)
+    out = transport.predict(contract.METADATA, inputs)
   except ServingError as e:
     raise ServingError(
-        f'cannot read the domain names (signature {export.METADATA!r}): {e}') from None
-  row = {key: [v.decode('utf-8') for v in out[key][0]]
-         for key in ('domain_names', 'domain_datasets') if key in out}
+        f'cannot read the domain names (signature {contract.METADATA!r}): {e}') from None
+  where = f'{_spec_text(transport.model, transport.version)} at {transport.where}'
+  if contract.METADATA_RECORD not in out:
+    raise ServingError(f'{where}: its metadata has no {contract.METADATA_RECORD!r} record; it was '
+                       'exported by an earlier version of stargan_tf: export it again.')
   try:
-    space = export.label_space_of(row)
+    record = contract.ModelMetadata.from_json(bytes(out[contract.METADATA_RECORD][0]).decode(
+        'utf-8'), where)
   except ValueError as e:
-    raise ServingError(f'{_spec_text(transport.model, transport.version)} at {transport.where}: '
-                       f'{e}') from None
-  return ModelInfo(version=version, label_space=space, image_size=int(out['image_size'][0]))
+    raise ServingError(str(e)) from None
+  return ModelInfo(version=version, label_space=record.label_space, image_size=record.image_size)
 
 
 def read_domain_names(transport):
@@ -354,15 +355,15 @@ def encode_png(array):
   return buffer.getvalue()
 
 
-def translate(transport, image_data, set_spec, base_spec='', signature=export.TRANSLATE_BYTES):
+def translate(transport, image_data, set_spec, base_spec='', signature=contract.TRANSLATE_BYTES):
   """Translates JPEG/PNG bytes in one request; returns one PNG (bytes) per image."""
-  if signature not in (export.TRANSLATE_BYTES, export.SERVING_DEFAULT):
-    raise ServingError(f'--signature={signature}: expected {export.TRANSLATE_BYTES} or '
-                       f'{export.SERVING_DEFAULT}.')
+  if signature not in (contract.TRANSLATE_BYTES, contract.SERVING_DEFAULT):
+    raise ServingError(f'--signature={signature}: expected {contract.TRANSLATE_BYTES} or '
+                       f'{contract.SERVING_DEFAULT}.')
   info = read_model_info(transport)
   transport.signature(signature)
   c_trg = make_targets(info, len(image_data), set_spec, base_spec)
-  if signature == export.TRANSLATE_BYTES:
+  if signature == contract.TRANSLATE_BYTES:
     out = transport.predict(signature, {'image_bytes': np.array(image_data, dtype=object),
                                         'target': c_trg})
     return [bytes(png) for png in out['image_png']]
@@ -416,8 +417,8 @@ def parse_args(argv):
   parser.add_argument('--model', default='stargan', help='Served model name.')
   parser.add_argument('--version', type=_positive_int, default=None,
                       help='Model version (default: the one the server serves, its latest).')
-  parser.add_argument('--signature', default=export.TRANSLATE_BYTES,
-                      choices=(export.TRANSLATE_BYTES, export.SERVING_DEFAULT),
+  parser.add_argument('--signature', default=contract.TRANSLATE_BYTES,
+                      choices=(contract.TRANSLATE_BYTES, contract.SERVING_DEFAULT),
                       help='translate_bytes: send file bytes, get PNGs; serving_default: send '
                            'preprocessed float images.')
   parser.add_argument('--image', action='append', required=True,

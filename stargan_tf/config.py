@@ -1,12 +1,12 @@
 """Frozen, validated configuration sections.
 
 `flags.py` turns absl flags into a `Config` once; each component then receives only its own
-section. The resolved `Config` is written to `<work_dir>/config.json`, from which a run (or a
-later `translate`/`export`) can be reproduced.
+section. Training writes the resolved `Config` into the run folder (`runs.Run`), from which the
+run (or a later `translate`/`export`) can be reproduced.
 """
 
 import dataclasses
-import json
+import math
 import os
 
 from stargan_tf import labels as labels_lib
@@ -27,20 +27,19 @@ class DataConfig:
   partition_path: str = ''
   rafd_image_dir: str = 'data/RaFD/train'
   rafd_test_dir: str = 'data/RaFD/test'
-  # RaFD's class names in label order: the sorted class folders of rafd_image_dir, recorded by
-  # training (the 8 RaFD expressions unless a user's folders differ).
+  # RaFD's class names in label order: the sorted class folders of rafd_image_dir (flags.py reads
+  # them; the 8 RaFD expressions unless a user's folders differ).
   rafd_classes: tuple = labels_lib.RAFD_CLASSES
   selected_attrs: tuple = labels_lib.DEFAULT_ATTRS
   celeba_crop_size: int = 178
   rafd_crop_size: int = 256
-  image_size: int = 128
   batch_size: int = 16
   # The reference split puts record i in the test set iff i + 1 < test_size (1,999 images).
   test_size: int = 2000
   # > 0: write the built-in synthetic dataset with this many images to the CelebA paths if absent.
   synthetic_images: int = 0
   synthetic_seed: int = 0
-  # Folder written by `python -m stargan_tf.data.cache` (preprocessed uint8 images); '' decodes
+  # Folder written by `python -m stargan_tf.cache` (preprocessed uint8 images); '' decodes
   # the source images.
   cache_dir: str = ''
   # False lets parallel reads finish out of order; resumed runs then no longer see exactly the
@@ -49,8 +48,8 @@ class DataConfig:
 
   @property
   def datasets(self):
-    """The datasets read: ('CelebA', 'RaFD') for Both, else (dataset,)."""
-    return labels_lib.JOINT_DATASETS if self.dataset == 'Both' else (self.dataset,)
+    """The datasets read, in label order: ('CelebA', 'RaFD') for Both, else (dataset,)."""
+    return self.label_space.datasets
 
   @property
   def sample_dataset(self):
@@ -59,13 +58,6 @@ class DataConfig:
 
   def crop_size_of(self, dataset):
     return self.celeba_crop_size if dataset == 'CelebA' else self.rafd_crop_size
-
-  @property
-  def crop_size(self):
-    """The crop of a single-dataset run (see crop_size_of for Both)."""
-    if self.dataset == 'Both':
-      raise ValueError('--dataset=Both has a crop size per dataset: use crop_size_of(dataset).')
-    return self.crop_size_of(self.dataset)
 
   def cache_dir_of(self, dataset):
     """The image cache of `dataset` ('' for none): <cache_dir>/<dataset> with --dataset=Both."""
@@ -83,28 +75,14 @@ class DataConfig:
 class ModelConfig:
   """Generator and discriminator shapes (official flag names).
 
-  Single-dataset runs condition G on c_dim domains and D classifies c_dim. Joint runs
-  (mask_vector, --dataset=Both) condition G on c_dim CelebA + c2_dim RaFD domains + a 2-column
-  mask, and D classifies c_dim + c2_dim domains.
+  The label widths are not here: G's label input and D's classifier come from the run's label
+  space (`DataConfig.label_space`), their one source.
   """
-  c_dim: int = 5
-  c2_dim: int = 8
-  mask_vector: bool = False
   image_size: int = 128
   g_conv_dim: int = 64
   d_conv_dim: int = 64
   g_repeat_num: int = 6
   d_repeat_num: int = 6
-
-  @property
-  def num_domains(self):
-    """D_cls outputs."""
-    return self.c_dim + self.c2_dim if self.mask_vector else self.c_dim
-
-  @property
-  def label_dim(self):
-    """Columns of G's label input."""
-    return self.num_domains + 2 if self.mask_vector else self.c_dim
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,46 +123,49 @@ class Config:
   loss: LossConfig = LossConfig()
   train: TrainConfig = TrainConfig()
 
+  @property
+  def label_space(self):
+    """The run's labels.LabelSpace: the one source of label widths and domain names."""
+    return self.data.label_space
+
   def validate(self):
     """Raises ValueError naming the first inconsistent setting; returns self."""
-    d, m, t = self.data, self.model, self.train
+    d, m, l, t = self.data, self.model, self.loss, self.train
     if d.dataset not in DATASETS:
       raise ValueError(f'--dataset={d.dataset!r}: expected one of {", ".join(DATASETS)}.')
-    if m.mask_vector != (d.dataset == 'Both'):
-      raise ValueError(f'--dataset={d.dataset} but the model config has mask_vector='
-                       f'{m.mask_vector}; the mask vector is used exactly with --dataset=Both.')
-    if d.dataset in ('CelebA', 'Both'):
+    if 'CelebA' in d.datasets:
       unknown = [a for a in d.selected_attrs if a not in labels_lib.CELEBA_ATTRS]
       if unknown:
         raise ValueError(f'--selected_attrs: unknown CelebA attribute(s) {unknown}; valid names: '
                          f'{", ".join(labels_lib.CELEBA_ATTRS)}.')
-      if len(set(d.selected_attrs)) != len(d.selected_attrs):
-        raise ValueError(f'--selected_attrs lists an attribute twice: {list(d.selected_attrs)}.')
-      if m.c_dim != len(d.selected_attrs):
-        raise ValueError(f'--c_dim={m.c_dim} but --selected_attrs names {len(d.selected_attrs)} '
-                         f'attributes ({" ".join(d.selected_attrs)}); they must agree.')
-    if d.dataset == 'Both' and m.c2_dim < 1:
-      raise ValueError(f'--c2_dim={m.c2_dim}: expected the number of RaFD classes (8).')
-    if m.image_size != d.image_size:
-      raise ValueError('model and data image_size differ.')
-    if d.image_size % 4:
-      raise ValueError(f'--image_size={d.image_size}: expected a multiple of 4 (G downsamples '
+    d.label_space  # pylint: disable=pointless-statement (raises naming duplicate or empty names)
+    for name in ('image_size', 'g_conv_dim', 'd_conv_dim', 'g_repeat_num', 'd_repeat_num'):
+      _check_positive(name, getattr(m, name))
+    if m.image_size % 4:
+      raise ValueError(f'--image_size={m.image_size}: expected a multiple of 4 (G downsamples '
                        'twice).')
-    if d.image_size % (2 ** m.d_repeat_num):
-      raise ValueError(f'--image_size={d.image_size} must be divisible by 2**d_repeat_num='
+    if m.image_size % (2 ** m.d_repeat_num):
+      raise ValueError(f'--image_size={m.image_size} must be divisible by 2**d_repeat_num='
                        f'{2 ** m.d_repeat_num} (D halves the image d_repeat_num times).')
-    for name in ('batch_size', 'image_size', 'celeba_crop_size', 'rafd_crop_size'):
-      if getattr(d, name) < 1:
-        raise ValueError(f'--{name}={getattr(d, name)}: expected a positive integer.')
+    for name in ('batch_size', 'celeba_crop_size', 'rafd_crop_size'):
+      _check_positive(name, getattr(d, name))
     for name in ('num_iters', 'n_critic', 'log_step', 'sample_step', 'model_save_step',
                  'max_to_keep'):
-      if getattr(t, name) < 1:
-        raise ValueError(f'--{name}={getattr(t, name)}: expected a positive integer.')
+      _check_positive(name, getattr(t, name))
+    for name, value in (('g_lr', t.g_lr), ('d_lr', t.d_lr), ('lambda_cls', l.lambda_cls),
+                        ('lambda_rec', l.lambda_rec), ('lambda_gp', l.lambda_gp)):
+      if not math.isfinite(value) or value < 0:
+        raise ValueError(f'--{name}={value}: expected a finite number >= 0.')
+    for name in ('beta1', 'beta2'):
+      value = getattr(t, name)
+      if not 0 <= value < 1:  # also refuses nan
+        raise ValueError(f'--{name}={value}: expected a number in [0, 1) (Adam\'s decay rate).')
     if not 0 <= t.num_iters_decay <= t.num_iters:
       raise ValueError(f'--num_iters_decay={t.num_iters_decay}: expected 0..num_iters '
                        f'({t.num_iters}).')
     if not 0 <= t.resume_iters <= t.num_iters:
-      raise ValueError(f'--resume_iters={t.resume_iters}: expected 0..num_iters.')
+      raise ValueError(f'--resume_iters={t.resume_iters}: expected 0..num_iters '
+                       f'({t.num_iters}).')
     if t.strategy not in STRATEGIES:
       raise ValueError(f'--strategy={t.strategy!r}: expected one of {", ".join(STRATEGIES)}.')
     if t.precision not in PRECISIONS:
@@ -202,33 +183,22 @@ class Config:
 
   @classmethod
   def from_dict(cls, d):
-    data = dict(d['data'])
-    data['selected_attrs'] = tuple(data['selected_attrs'])
-    if 'rafd_classes' in data:
-      data['rafd_classes'] = tuple(data['rafd_classes'])
-    return cls(data=DataConfig(**data), model=ModelConfig(**d['model']),
+    """The inverse of to_dict; also reads the config.json of runs written by earlier versions."""
+    data, model = dict(d['data']), dict(d['model'])
+    # Earlier versions kept the label widths in the model section and image_size in both.
+    for key in _LEGACY_MODEL_KEYS:
+      model.pop(key, None)
+    data.pop('image_size', None)
+    for key in ('selected_attrs', 'rafd_classes'):
+      if key in data:
+        data[key] = tuple(data[key])
+    return cls(data=DataConfig(**data), model=ModelConfig(**model),
                loss=LossConfig(**d['loss']), train=TrainConfig(**d['train']))
 
 
-CONFIG_FILE = 'config.json'
+_LEGACY_MODEL_KEYS = ('c_dim', 'c2_dim', 'mask_vector')
 
 
-def save(config, work_dir):
-  """Writes config.json atomically (a kill never leaves a truncated file)."""
-  os.makedirs(work_dir, exist_ok=True)
-  path = os.path.join(work_dir, CONFIG_FILE)
-  tmp = path + '.tmp'
-  with open(tmp, 'w') as f:
-    json.dump(config.to_dict(), f, indent=2, sort_keys=True)
-    f.write('\n')
-  os.replace(tmp, path)
-  return path
-
-
-def load(work_dir):
-  path = os.path.join(work_dir, CONFIG_FILE)
-  if not os.path.exists(path):
-    raise FileNotFoundError(f'{path} not found: --work_dir must be the folder a training run '
-                            'wrote (it holds config.json and checkpoints/).')
-  with open(path) as f:
-    return Config.from_dict(json.load(f))
+def _check_positive(name, value):
+  if value < 1:
+    raise ValueError(f'--{name}={value}: expected a positive integer.')

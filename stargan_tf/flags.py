@@ -1,8 +1,14 @@
 """The only module that defines or reads absl flags; names follow the official implementation."""
 
+import os
+
 from absl import flags
+from absl import logging
 
 from stargan_tf import config as config_lib
+from stargan_tf import contract
+from stargan_tf import labels as labels_lib
+from stargan_tf.data import rafd
 
 FLAGS = flags.FLAGS
 _D = config_lib.DataConfig()
@@ -16,9 +22,11 @@ def define_train_flags():
   if 'c_dim' in FLAGS:
     return
   # Model.
-  flags.DEFINE_integer('c_dim', _M.c_dim, 'Dimension of the domain labels (CelebA attributes or '
-                       'RaFD classes).')
-  flags.DEFINE_integer('c2_dim', _M.c2_dim, 'Dimension of the RaFD labels with --dataset=Both.')
+  flags.DEFINE_integer('c_dim', len(labels_lib.DEFAULT_ATTRS), 'Number of domain labels: the '
+                       'CelebA attributes of --selected_attrs, or the RaFD classes (class '
+                       'folders); checked against them.')
+  flags.DEFINE_integer('c2_dim', len(labels_lib.RAFD_CLASSES), 'Number of RaFD classes with '
+                       '--dataset=Both; checked against the class folders.')
   flags.DEFINE_integer('image_size', _M.image_size, 'Image resolution (square).')
   flags.DEFINE_integer('g_conv_dim', _M.g_conv_dim, 'Channels of G\'s first layer.')
   flags.DEFINE_integer('d_conv_dim', _M.d_conv_dim, 'Channels of D\'s first layer.')
@@ -90,29 +98,66 @@ def define_train_flags():
 
 
 def config_from_flags():
-  """Builds and validates the Config from the parsed flags."""
+  """Builds and validates the Config from the parsed flags.
+
+  The label space is resolved here, once: the CelebA attributes are --selected_attrs and the RaFD
+  classes are the sorted class folders of --rafd_image_dir (the 8 RaFD expressions while that
+  folder does not exist yet); --c_dim and --c2_dim, the reference's names for their widths, must
+  agree with them. A --num_iters_decay longer than --num_iters (a shortened run) decays over the
+  whole run, with a warning.
+  """
   f = FLAGS
   data = config_lib.DataConfig(
       dataset=f.dataset, celeba_image_dir=f.celeba_image_dir, attr_path=f.attr_path,
       partition_path=f.partition_path, rafd_image_dir=f.rafd_image_dir,
-      rafd_test_dir=f.rafd_test_dir, selected_attrs=tuple(f.selected_attrs),
-      celeba_crop_size=f.celeba_crop_size, rafd_crop_size=f.rafd_crop_size,
-      image_size=f.image_size, batch_size=f.batch_size, test_size=f.test_size,
+      rafd_test_dir=f.rafd_test_dir, rafd_classes=_rafd_classes(f),
+      selected_attrs=tuple(f.selected_attrs), celeba_crop_size=f.celeba_crop_size,
+      rafd_crop_size=f.rafd_crop_size, batch_size=f.batch_size, test_size=f.test_size,
       synthetic_images=f.synthetic_images, synthetic_seed=f.synthetic_seed,
       cache_dir=f.cache_dir, deterministic_input=f.deterministic_input)
   model = config_lib.ModelConfig(
-      c_dim=f.c_dim, c2_dim=f.c2_dim, mask_vector=f.dataset == 'Both', image_size=f.image_size,
-      g_conv_dim=f.g_conv_dim, d_conv_dim=f.d_conv_dim,
+      image_size=f.image_size, g_conv_dim=f.g_conv_dim, d_conv_dim=f.d_conv_dim,
       g_repeat_num=f.g_repeat_num, d_repeat_num=f.d_repeat_num)
   loss = config_lib.LossConfig(lambda_cls=f.lambda_cls, lambda_rec=f.lambda_rec,
                                lambda_gp=f.lambda_gp)
+  num_iters_decay = f.num_iters_decay
+  if num_iters_decay > f.num_iters > 0:
+    logging.warning('--num_iters_decay=%d is longer than --num_iters=%d: the learning rates decay '
+                    'linearly to 0 over all %d iterations.', num_iters_decay, f.num_iters,
+                    f.num_iters)
+    num_iters_decay = f.num_iters
   train = config_lib.TrainConfig(
-      work_dir=f.work_dir, num_iters=f.num_iters, num_iters_decay=f.num_iters_decay,
+      work_dir=f.work_dir, num_iters=f.num_iters, num_iters_decay=num_iters_decay,
       g_lr=f.g_lr, d_lr=f.d_lr, n_critic=f.n_critic, beta1=f.beta1, beta2=f.beta2,
       resume_iters=f.resume_iters, seed=f.seed, log_step=f.log_step, sample_step=f.sample_step,
       model_save_step=f.model_save_step, max_to_keep=f.max_to_keep, strategy=f.strategy,
       cpu_devices=f.cpu_devices, precision=f.precision, jit_compile=f.jit_compile)
-  return config_lib.Config(data=data, model=model, loss=loss, train=train).validate()
+  config = config_lib.Config(data=data, model=model, loss=loss, train=train).validate()
+  _check_label_widths(f, config.data)
+  return config
+
+
+def _rafd_classes(f):
+  """The RaFD class names: the class folders of --rafd_image_dir, if it exists."""
+  if f.dataset == 'CelebA' or not os.path.isdir(f.rafd_image_dir):
+    return labels_lib.RAFD_CLASSES
+  return tuple(rafd.class_names(f.rafd_image_dir))
+
+
+def _check_label_widths(f, data):
+  """--c_dim and --c2_dim against the label space's parts (ValueError naming the flag)."""
+  flags_of = {'CelebA': 'c_dim', 'RaFD': 'c2_dim' if f.dataset == 'Both' else 'c_dim'}
+  for part in data.label_space.parts:
+    flag = flags_of[part.dataset]
+    if getattr(f, flag) == part.width:
+      continue
+    if part.dataset == 'CelebA':
+      raise ValueError(f'--{flag}={getattr(f, flag)} but --selected_attrs names {part.width} '
+                       f'attributes ({" ".join(part.names)}); they must agree.')
+    if os.path.isdir(f.rafd_image_dir):  # else reading the data explains what is missing
+      raise ValueError(f'--{flag}={getattr(f, flag)} but --rafd_image_dir={f.rafd_image_dir} '
+                       f'holds {part.width} class folders ({", ".join(part.names)}); set '
+                       f'--{flag}={part.width}.')
 
 
 def define_translate_flags():
@@ -123,12 +168,14 @@ def define_translate_flags():
   flags.DEFINE_integer('test_iters', 0, 'Checkpoint step to use (0: the latest).')
   flags.DEFINE_string('input_dir', '', 'Translate your own images from this folder instead of '
                       'the test split.')
-  flags.DEFINE_string('output_dir', '', 'Where grids go (default: <work_dir>/results).')
+  flags.DEFINE_string('output_dir', '', 'Where grids go (default: <work_dir>/results, or '
+                      '<work_dir>/results/<input folder name> with --input_dir).')
   flags.DEFINE_string('target', '', 'One explicit target, e.g. "Blond_Hair=1,Male=0" (a '
                       'two-dataset model also takes e.g. "happy=1"); default: one column per '
                       'domain.')
-  flags.DEFINE_integer('batch_size', 16, 'Images per grid file.')
-  flags.DEFINE_integer('max_images', 0, 'Stop after this many images (0: all).')
+  flags.DEFINE_integer('batch_size', 16, 'Images (rows) per grid file.', lower_bound=1)
+  flags.DEFINE_integer('max_images', 0, 'Translate at most this many images (0: all).',
+                       lower_bound=0)
   flags.mark_flag_as_required('work_dir')
 
 
@@ -145,6 +192,9 @@ def define_export_flags():
   flags.DEFINE_string('model_name', 'stargan', 'Name TF Serving serves the model under.')
   flags.DEFINE_integer('checkpoint', 0, 'Checkpoint step to export (0: the latest).',
                        lower_bound=0)
+  flags.DEFINE_integer('max_image_pixels', contract.DEFAULT_MAX_IMAGE_PIXELS, 'translate_bytes '
+                       'refuses images with more pixels (width x height) than this, before '
+                       'decoding them.', lower_bound=1)
   flags.mark_flags_as_required(['work_dir', 'export_dir'])
 
 

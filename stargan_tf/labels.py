@@ -1,15 +1,26 @@
-"""Domain vocabularies and label construction.
+"""The label contract: which label columns G is conditioned on and D classifies, and their rules.
 
-One label convention end to end: float32 vectors. Single-dataset mode uses the dataset's own
-domains (`c_dim` CelebA attributes, or RaFD's classes one-hot). Joint training on several datasets
-(`--dataset=Both`, paper §3.2) conditions G on the mask-vector layout of `LabelSpace`:
+One convention end to end: float32 vectors. A `LabelSpace` is a sequence of `LabelPart`s, one per
+dataset, each with its domain names and its kind:
+
+  multi_label  independent binary attributes (CelebA): sigmoid cross-entropy summed over the
+               attributes; a test-time target flips one attribute, except that the members of an
+               `exclusive` group (CelebA's hair colours) are set to 1 with the rest of the group 0.
+  one_hot      exactly one class (RaFD's expressions): softmax cross-entropy; a target is a class.
+
+One part is single-dataset training. Several parts are joint training (`--dataset=Both`, paper
+§3.2), and G's label then ends with a mask vector, one column per part:
 
     [ CelebA attributes (c_dim) | RaFD classes (c2_dim) | mask (2) ]
 
-A label describes an image of one dataset: that dataset's part holds its labels, every other
-dataset's part is zero, and the mask is the one-hot index of the dataset ([1, 0] CelebA, [0, 1]
-RaFD). D classifies all c_dim + c2_dim domains; a batch's classification loss reads only its own
-dataset's columns (`LabelSpace.domain_slice`).
+A label describes an image of one dataset: that dataset's part holds its labels, every other part
+is zero, and the mask is the one-hot index of the part. D classifies every domain of every part; a
+batch's classification loss reads only its own part's columns (`LabelSpace.domain_slice`).
+
+Everything about labels is decided here from the parts (widths, names, losses, targets, reading D's
+classifier), so a user's own dataset is one more `LabelPart`, not a code change. This module
+needs only numpy (TensorFlow is imported only when `embed` is given a tensor), so clients of a
+served model can use it.
 """
 
 import dataclasses
@@ -36,41 +47,9 @@ DEFAULT_ATTRS = ('Black_Hair', 'Blond_Hair', 'Brown_Hair', 'Male', 'Young')
 RAFD_CLASSES = ('angry', 'contemptuous', 'disgusted', 'fearful', 'happy', 'neutral', 'sad',
                 'surprised')
 
-
-def create_labels(c_org, dataset, selected_attrs=()):
-  """Test-time target labels: one target per domain.
-
-  CelebA: for each selected attribute, the source labels with that attribute changed: a hair
-  colour is set to 1 and the other selected hair colours to 0; any other attribute is flipped.
-  RaFD: the one-hot label of each class.
-
-  Args:
-    c_org: float array [N, c_dim] of source labels.
-    dataset: 'CelebA' or 'RaFD'.
-    selected_attrs: the CelebA attribute names of the columns.
-  Returns:
-    list of c_dim float32 arrays [N, c_dim].
-  """
-  c_org = np.asarray(c_org, np.float32)
-  n, c_dim = c_org.shape
-  if dataset == 'RaFD':
-    return [np.tile(np.eye(c_dim, dtype=np.float32)[i], (n, 1)) for i in range(c_dim)]
-  if dataset != 'CelebA':
-    raise ValueError(f'unknown dataset {dataset!r}; expected CelebA or RaFD.')
-  if len(selected_attrs) != c_dim:
-    raise ValueError(f'labels have {c_dim} columns but {len(selected_attrs)} attribute names '
-                     'were given.')
-  hair = [i for i, a in enumerate(selected_attrs) if a in HAIR_COLORS]
-  targets = []
-  for i, name in enumerate(selected_attrs):
-    c_trg = c_org.copy()
-    if name in HAIR_COLORS:
-      c_trg[:, hair] = 0.0
-      c_trg[:, i] = 1.0
-    else:
-      c_trg[:, i] = (c_trg[:, i] == 0).astype(np.float32)
-    targets.append(c_trg)
-  return targets
+MULTI_LABEL = 'multi_label'
+ONE_HOT = 'one_hot'
+KINDS = (MULTI_LABEL, ONE_HOT)
 
 
 def parse_target(spec, names, flag='--target'):
@@ -87,36 +66,147 @@ def parse_target(spec, names, flag='--target'):
     if name not in names:
       raise ValueError(f'{flag} names unknown domain {name!r}; valid names: '
                        f'{", ".join(names)}.')
-    updates[names.index(name)] = float(value)
+    updates[list(names).index(name)] = float(value)
   if not updates:
     raise ValueError(f'{flag} {spec!r} sets nothing; expected e.g. "{names[0]}=1".')
   return updates
 
 
-def apply_target(c_org, updates, dataset, names):
-  """Applies parse_target's updates to source labels [N, c_dim] -> target labels.
+@dataclasses.dataclass(frozen=True)
+class LabelPart:
+  """The domains of one dataset.
 
-  CelebA: setting a hair colour to 1 clears the other hair colours. RaFD: the target is the
-  one-hot label of the class set to 1.
+  Attributes:
+    dataset: the dataset's name ('CelebA', 'RaFD', or a user's own).
+    names: the domain names, in column order.
+    kind: MULTI_LABEL or ONE_HOT (see the module docstring).
+    exclusive: multi_label only: groups of names of which a label has at most one set; a target
+      sets a member to 1 and the rest of its group to 0 (CelebA's hair colours).
   """
-  c_trg = np.array(c_org, np.float32, copy=True)
-  if dataset == 'RaFD':
-    on = [i for i, v in updates.items() if v == 1.0]
-    if len(on) != 1:
-      raise ValueError('a RaFD target must set exactly one class to 1, e.g. "happy=1".')
-    c_trg[:] = 0.0
-    c_trg[:, on[0]] = 1.0
+  dataset: str
+  names: tuple
+  kind: str = MULTI_LABEL
+  exclusive: tuple = ()
+
+  def __post_init__(self):
+    object.__setattr__(self, 'names', tuple(self.names))
+    object.__setattr__(self, 'exclusive', tuple(tuple(g) for g in self.exclusive))
+    where = f'label part {self.dataset!r}'
+    if not self.dataset or not isinstance(self.dataset, str):
+      raise ValueError(f'a label part needs a dataset name, got {self.dataset!r}.')
+    if self.kind not in KINDS:
+      raise ValueError(f'{where}: kind {self.kind!r}, expected one of {", ".join(KINDS)}.')
+    if not self.names:
+      raise ValueError(f'{where} has no domain names.')
+    if len(set(self.names)) != len(self.names):
+      raise ValueError(f'{where} names a domain twice: {list(self.names)}.')
+    if self.kind == ONE_HOT and (len(self.names) < 2 or self.exclusive):
+      raise ValueError(f'{where}: a one_hot part needs at least 2 classes and no exclusive '
+                       'groups (its classes already exclude each other).')
+    grouped = [n for group in self.exclusive for n in group]
+    if len(set(grouped)) != len(grouped) or not set(grouped) <= set(self.names):
+      raise ValueError(f'{where}: exclusive groups {list(self.exclusive)} must be disjoint '
+                       f'groups of its names {list(self.names)}.')
+
+  @property
+  def width(self):
+    return len(self.names)
+
+  def _group_of(self, column):
+    """The columns of the exclusive group holding `column` (empty if none)."""
+    for group in self.exclusive:
+      if self.names[column] in group:
+        return [self.names.index(n) for n in group]
+    return []
+
+  def create_labels(self, c_org):
+    """Test-time targets: one per domain, [N, width] each.
+
+    multi_label: the source labels with that domain changed: a member of an exclusive group is
+    set to 1 with the rest of its group 0; any other domain is flipped. one_hot: each class.
+    """
+    c_org = self.check(c_org)
+    if self.kind == ONE_HOT:
+      return [np.tile(np.eye(self.width, dtype=np.float32)[i], (len(c_org), 1))
+              for i in range(self.width)]
+    targets = []
+    for i in range(self.width):
+      c_trg = c_org.copy()
+      group = self._group_of(i)
+      if group:
+        c_trg[:, group] = 0.0
+        c_trg[:, i] = 1.0
+      else:
+        c_trg[:, i] = (c_trg[:, i] == 0).astype(np.float32)
+      targets.append(c_trg)
+    return targets
+
+  def apply(self, c_org, updates):
+    """Source labels [N, width] with `updates` ({column: value}, from `parse_target`) applied.
+
+    multi_label: setting a member of an exclusive group to 1 clears the rest of its group.
+    one_hot: the target is the class set to 1, and exactly one must be.
+    """
+    c_trg = np.array(self.check(c_org), np.float32, copy=True)
+    if self.kind == ONE_HOT:
+      on = [i for i, v in updates.items() if v == 1.0]
+      if len(on) != 1:
+        raise ValueError(f'a {self.dataset} label sets exactly one class to 1, e.g. '
+                         f'"{self.names[0]}=1"; got {[self.names[i] for i in on] or "none"}.')
+      c_trg[:] = 0.0
+      c_trg[:, on[0]] = 1.0
+      return c_trg
+    for i, value in updates.items():
+      if value == 1.0:
+        c_trg[:, self._group_of(i)] = 0.0
+    for i, value in updates.items():
+      c_trg[:, i] = value
     return c_trg
-  hair = [i for i, a in enumerate(names) if a in HAIR_COLORS]
-  for i, value in updates.items():
-    if value == 1.0 and i in hair:
-      c_trg[:, hair] = 0.0
-  for i, value in updates.items():
-    c_trg[:, i] = value
-  return c_trg
+
+  def from_logits(self, logits):
+    """Labels [N, width] as classifier logits [N, width] read them: attribute iff logit > 0,
+    class = argmax."""
+    logits = np.asarray(logits)
+    if self.kind == ONE_HOT:
+      return np.eye(self.width, dtype=np.float32)[logits.argmax(axis=1)]
+    return (logits > 0).astype(np.float32)
+
+  def sample(self, num, rng):
+    """Random valid labels [num, width]: fair coins, at most one member of an exclusive group
+    set (each member, or none, equally likely); one_hot: a uniform class."""
+    if self.kind == ONE_HOT:
+      return np.eye(self.width, dtype=np.float32)[rng.integers(0, self.width, num)]
+    c = (rng.random([num, self.width]) < 0.5).astype(np.float32)
+    for group in self.exclusive:
+      columns = [self.names.index(n) for n in group]
+      c[:, columns] = 0.0
+      pick = rng.integers(0, len(columns) + 1, num)  # len(columns): none of the group set
+      rows = np.flatnonzero(pick < len(columns))
+      c[rows, np.asarray(columns)[pick[rows]]] = 1.0
+    return c
+
+  def check(self, c):
+    """`c` as float32 [N, width], or ValueError naming the expected shape."""
+    c = np.asarray(c, np.float32)
+    if c.ndim != 2 or c.shape[1] != self.width:
+      raise ValueError(f'{self.dataset} labels must be [N, {self.width}] '
+                       f'({", ".join(self.names)}), got {list(c.shape)}.')
+    return c
+
+  def to_dict(self):
+    return {'dataset': self.dataset, 'names': list(self.names), 'kind': self.kind,
+            'exclusive': [list(g) for g in self.exclusive]}
 
 
-JOINT_DATASETS = ('CelebA', 'RaFD')  # --dataset=Both, in label order
+def celeba_part(attrs=DEFAULT_ATTRS):
+  """CelebA attributes: multi_label, with the selected hair colours exclusive."""
+  hair = tuple(a for a in attrs if a in HAIR_COLORS)
+  return LabelPart('CelebA', tuple(attrs), MULTI_LABEL, (hair,) if hair else ())
+
+
+def rafd_part(classes=RAFD_CLASSES):
+  """RaFD expressions (or a user's class folders): one_hot."""
+  return LabelPart('RaFD', tuple(classes), ONE_HOT)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,67 +214,67 @@ class LabelSpace:
   """The label columns G is conditioned on and D classifies.
 
   Attributes:
-    parts: ((dataset, domain names), ...) in column order; one part for single-dataset training,
-      several (with a mask vector) for joint training.
+    parts: the `LabelPart`s in column order: one for single-dataset training, several (with a
+      mask vector) for joint training.
   """
   parts: tuple
 
   def __post_init__(self):
-    object.__setattr__(self, 'parts', tuple((d, tuple(n)) for d, n in self.parts))
-    for dataset, names in self.parts:
-      if dataset not in JOINT_DATASETS:
-        raise ValueError(f'unknown dataset {dataset!r}; expected CelebA or RaFD.')
-      if not names:
-        raise ValueError(f'the {dataset} part of a label space has no domain names.')
-    datasets = [d for d, _ in self.parts]
-    if not datasets or len(set(datasets)) != len(datasets):
-      raise ValueError(f'a label space needs distinct datasets, got {datasets}.')
+    object.__setattr__(self, 'parts', tuple(self.parts))
+    if not self.parts or not all(isinstance(p, LabelPart) for p in self.parts):
+      raise ValueError(f'a label space needs one or more LabelParts, got {self.parts!r}.')
+    if len(set(self.datasets)) != len(self.datasets):
+      raise ValueError(f'a label space needs distinct datasets, got {list(self.datasets)}.')
+    names = self.domain_names
+    if len(set(names)) != len(names):
+      raise ValueError(f'the parts of a label space share domain names: {list(names)}; a target '
+                       'names its domains, so each name must be unique.')
+
+  def to_dict(self):
+    """A JSON-able description (config.json, export metadata, TFLite sidecars)."""
+    return {'parts': [p.to_dict() for p in self.parts]}
 
   @classmethod
-  def from_names(cls, domain_names, domain_datasets):
-    """Rebuilds a space from per-column names and datasets (an export's metadata)."""
-    if len(domain_names) != len(domain_datasets):
-      raise ValueError(f'{len(domain_names)} domain names but {len(domain_datasets)} datasets.')
-    parts = []
-    for name, dataset in zip(domain_names, domain_datasets):
-      if parts and parts[-1][0] == dataset:
-        parts[-1][1].append(name)
-      else:
-        parts.append((dataset, [name]))
-    return cls(tuple(parts))
+  def from_dict(cls, d):
+    try:
+      return cls(tuple(LabelPart(p['dataset'], p['names'], p['kind'], p.get('exclusive', ()))
+                       for p in d['parts']))
+    except (KeyError, TypeError) as e:
+      raise ValueError(f'not a label space description ({type(e).__name__}: {e}): '
+                       f'{str(d)[:200]}') from None
 
   @property
   def datasets(self):
-    return tuple(d for d, _ in self.parts)
+    return tuple(p.dataset for p in self.parts)
 
   @property
-  def dataset(self):
-    """The --dataset value: 'CelebA' or 'RaFD' for one dataset, 'Both' for a joint space."""
-    return 'Both' if self.mask else self.datasets[0]
+  def name(self):
+    """The datasets joined by '+', e.g. 'CelebA' or 'CelebA+RaFD'."""
+    return '+'.join(self.datasets)
+
+  @property
+  def mask(self):
+    """Whether labels end with a mask vector (more than one part)."""
+    return len(self.parts) > 1
 
   @property
   def layout(self):
     """The columns of G's label in words (error messages, export metadata)."""
     if not self.mask:
       return f'one column per domain: {", ".join(self.domain_names)}'
-    parts = ' | '.join(f'{d}: {", ".join(names)}' for d, names in self.parts)
+    parts = ' | '.join(f'{p.dataset}: {", ".join(p.names)}' for p in self.parts)
     return (f'{self.num_domains} domains then the mask: [{parts} | mask: '
             f'{", ".join(self.datasets)}]; a target sets the domains of one dataset, 0 in the '
-            "other dataset's columns and 1 in that dataset's mask column")
-
-  @property
-  def mask(self):
-    """Whether labels end with a mask vector (more than one dataset)."""
-    return len(self.parts) > 1
+            "other datasets' columns and 1 in that dataset's mask column")
 
   @property
   def domain_names(self):
-    return tuple(n for _, names in self.parts for n in names)
+    return tuple(n for p in self.parts for n in p.names)
 
   @property
   def domain_datasets(self):
     """The dataset of every domain column."""
-    return tuple(d for d, names in self.parts for _ in names)
+    return tuple(p.dataset for p in self.parts for _ in p.names)
 
   @property
   def num_domains(self):
@@ -193,62 +283,61 @@ class LabelSpace:
 
   @property
   def label_dim(self):
-    """Columns of G's label: the domains, then one mask column per dataset in joint training."""
+    """Columns of G's label: the domains, then one mask column per part in joint training."""
     return self.num_domains + (len(self.parts) if self.mask else 0)
 
-  def names_of(self, dataset):
-    return self.parts[self._index(dataset)][1]
-
-  def _index(self, dataset):
+  def part(self, dataset):
+    """The LabelPart of `dataset`."""
     if dataset not in self.datasets:
-      raise ValueError(f'dataset {dataset!r} is not one of this model\'s datasets '
+      raise ValueError(f"dataset {dataset!r} is not one of this model's datasets "
                        f'({", ".join(self.datasets)}).')
-    return self.datasets.index(dataset)
+    return self.parts[self.datasets.index(dataset)]
+
+  def names_of(self, dataset):
+    return self.part(dataset).names
 
   def domain_slice(self, dataset):
     """The columns of `dataset` in D_cls outputs and in G labels."""
-    start = sum(len(names) for _, names in self.parts[:self._index(dataset)])
-    return slice(start, start + len(self.names_of(dataset)))
+    part = self.part(dataset)
+    start = sum(p.width for p in self.parts[:self.parts.index(part)])
+    return slice(start, start + part.width)
 
   def embed(self, c, dataset):
-    """Dataset labels [N, len(names_of(dataset))] -> G labels [N, label_dim].
+    """Dataset labels [N, width of dataset] -> G labels [N, label_dim].
 
-    Works on numpy arrays and on tensors (inside tf.function too); a single-dataset space
-    returns `c` unchanged.
+    Works on numpy arrays and on tensors (inside tf.function too); a single-part space returns
+    `c` unchanged.
     """
     if not self.mask:
       return c
-    i = self._index(dataset)
-    before = sum(len(names) for _, names in self.parts[:i])
-    after = self.num_domains - before - len(self.parts[i][1])
-    mask = np.eye(len(self.parts), dtype=np.float32)[i]
+    columns = self.domain_slice(dataset)
+    after = self.num_domains - columns.stop
+    mask = np.eye(len(self.parts), dtype=np.float32)[self.datasets.index(dataset)]
     if isinstance(c, np.ndarray):
       c = np.asarray(c, np.float32)
       n = c.shape[0]
-      return np.concatenate([np.zeros([n, before], np.float32), c,
+      return np.concatenate([np.zeros([n, columns.start], np.float32), c,
                              np.zeros([n, after], np.float32), np.tile(mask, (n, 1))], axis=1)
     import tensorflow as tf  # pylint: disable=g-import-not-at-top (numpy users need no TF)
     n = tf.shape(c)[0]
     zeros = lambda k: tf.zeros([n, k], c.dtype)
-    return tf.concat([zeros(before), c, zeros(after),
+    return tf.concat([zeros(columns.start), c, zeros(after),
                       tf.tile(tf.constant(mask[None], c.dtype), [n, 1])], axis=1)
 
   def create_labels(self, c_org, dataset):
-    """Test-time targets of images of `dataset` with labels c_org [N, len(names_of(dataset))].
+    """Test-time targets of images of `dataset` with labels c_org [N, width of dataset].
 
-    Returns num_domains arrays [N, label_dim], one per domain in column order: the module-level
-    `create_labels` targets of each dataset, embedded in its part. For another dataset's part the
-    image has no labels there, so its targets start from zeros (as in joint training's test
-    grids: a CelebA face given each RaFD expression).
+    Returns num_domains arrays [N, label_dim], one per domain in column order: each part's
+    `LabelPart.create_labels`, embedded. The images have no labels of the other parts, so those
+    parts' targets start from zeros (as in joint training's test grids: a CelebA face given each
+    RaFD expression).
     """
-    c_org = np.asarray(c_org, np.float32)
-    if c_org.ndim != 2 or c_org.shape[1] != len(self.names_of(dataset)):
-      raise ValueError(f'{dataset} labels must be [N, {len(self.names_of(dataset))}], got '
-                       f'{c_org.shape}.')
+    c_org = self.part(dataset).check(c_org)
     targets = []
-    for part, names in self.parts:
-      start = c_org if part == dataset else np.zeros([len(c_org), len(names)], np.float32)
-      targets += [self.embed(t, part) for t in create_labels(start, part, names)]
+    for part in self.parts:
+      start = c_org if part.dataset == dataset else np.zeros([len(c_org), part.width],
+                                                              np.float32)
+      targets += [self.embed(t, part.dataset) for t in part.create_labels(start)]
     return targets
 
   def parse_target(self, spec, flag='--target'):
@@ -257,7 +346,7 @@ class LabelSpace:
     Raises ValueError naming `flag` when the names belong to several datasets: a label describes
     an image of one dataset (the mask selects it).
     """
-    updates = parse_target(spec, list(self.domain_names), flag)
+    updates = parse_target(spec, self.domain_names, flag)
     datasets = sorted({self.domain_datasets[i] for i in updates})
     if len(datasets) > 1:
       raise ValueError(f'{flag} {spec!r} names domains of {" and ".join(datasets)}; one target '
@@ -267,48 +356,51 @@ class LabelSpace:
     return dataset, {i - offset: v for i, v in updates.items()}
 
   def apply_target(self, c_org, dataset, updates):
-    """Dataset labels c_org [N, len(names_of(dataset))] with `updates` -> G labels [N, label_dim].
-
-    `updates` as returned by `parse_target`, with the same rules as the module-level
-    `apply_target` (hair colours exclusive, RaFD one-hot).
-    """
-    return self.embed(apply_target(c_org, updates, dataset, list(self.names_of(dataset))),
-                      dataset)
+    """Dataset labels c_org with `updates` (from `parse_target`) -> G labels [N, label_dim]."""
+    return self.embed(self.part(dataset).apply(c_org, updates), dataset)
 
   def target(self, set_spec, base_spec=''):
     """The G label [1, label_dim] of `set_spec` applied on `base_spec`, given by domain names.
 
     base_spec ("Black_Hair=1,Young=1"; default: every domain 0) is the image's own label and
-    set_spec changes domains on top of it, by the rules of `apply_target`. Both name domains of
-    one dataset (a label describes an image of one dataset); the mask is set for it. The flags
+    set_spec changes domains on top of it, by the rules of `LabelPart.apply`. Both name domains
+    of one dataset (a label describes an image of one dataset); the mask is set for it. The flags
     named in errors are the clients' --set and --base.
 
     Raises:
       ValueError: naming the flag: an unknown name, a malformed entry, domains of two datasets.
     """
-    base = self.parse_target(base_spec, '--base') if base_spec else None
     dataset, updates = self.parse_target(set_spec, '--set')
-    names = list(self.names_of(dataset))
-    c_org = np.zeros([1, len(names)], np.float32)
-    if base:
-      if base[0] != dataset:
-        raise ValueError(f'--base {base_spec!r} names {base[0]} domains but --set {set_spec!r} '
-                         f'names {dataset} domains; both describe one image, of one dataset.')
-      c_org = apply_target(c_org, base[1], dataset, names)
+    part = self.part(dataset)
+    c_org = np.zeros([1, part.width], np.float32)
+    if base_spec:
+      base_dataset, base = self.parse_target(base_spec, '--base')
+      if base_dataset != dataset:
+        raise ValueError(f'--base {base_spec!r} names {base_dataset} domains but --set '
+                         f'{set_spec!r} names {dataset} domains; both describe one image, of one '
+                         'dataset.')
+      c_org = part.apply(c_org, base)
     return self.apply_target(c_org, dataset, updates)
 
   def from_classifier(self, logits, dataset):
     """Labels of `dataset` as D_cls logits [N, num_domains] read them (own images)."""
-    logits = np.asarray(logits)[:, self.domain_slice(dataset)]
-    if dataset == 'RaFD':
-      return np.eye(logits.shape[1], dtype=np.float32)[logits.argmax(axis=1)]
-    return (logits > 0).astype(np.float32)
+    return self.part(dataset).from_logits(np.asarray(logits)[:, self.domain_slice(dataset)])
+
+  def sample_targets(self, num, seed=0):
+    """Targets as met in use, [num, label_dim]: for random valid labels of the first part, one
+    `create_labels` target each (any part's, with its mask)."""
+    rng = np.random.default_rng(seed)
+    dataset = self.datasets[0]
+    targets = self.create_labels(self.parts[0].sample(num, rng), dataset)
+    column = rng.integers(0, len(targets), num)
+    return np.stack([targets[k][row] for row, k in enumerate(column)])
 
 
 def label_space(dataset, selected_attrs=DEFAULT_ATTRS, rafd_classes=RAFD_CLASSES):
-  """The LabelSpace of --dataset=CelebA, RaFD or Both."""
-  parts = {'CelebA': (('CelebA', selected_attrs),), 'RaFD': (('RaFD', rafd_classes),),
-           'Both': (('CelebA', selected_attrs), ('RaFD', rafd_classes))}
+  """The LabelSpace of --dataset=CelebA, RaFD or Both (CelebA then RaFD)."""
+  parts = {'CelebA': lambda: (celeba_part(selected_attrs),),
+           'RaFD': lambda: (rafd_part(rafd_classes),),
+           'Both': lambda: (celeba_part(selected_attrs), rafd_part(rafd_classes))}
   if dataset not in parts:
     raise ValueError(f'unknown dataset {dataset!r}; expected CelebA, RaFD or Both.')
-  return LabelSpace(parts[dataset])
+  return LabelSpace(parts[dataset]())

@@ -7,6 +7,8 @@ are. Composite losses return `(total, {tag: value})` with the TensorBoard tag na
 
 import tensorflow as tf
 
+from stargan_tf import labels as labels_lib
+
 
 def _f32(x):
   return tf.cast(x, tf.float32)
@@ -54,15 +56,16 @@ def gradient_penalty(critic, x_real, x_fake, alpha):
   return tf.reduce_mean(tf.square(grad_norm - 1.0))
 
 
-def classification_loss(logits, labels, dataset, columns=None):
+def classification_loss(logits, labels, kind, columns=None):
   """Domain classification loss of D_cls.
 
   Args:
-    logits: [N, c_dim] D_cls outputs (or [N, num_domains] with `columns`).
-    labels: [N, c_dim] float targets: CelebA attributes in {0, 1}; RaFD one-hot classes.
-    dataset: 'CelebA' (multi-label: sigmoid cross-entropy summed over attributes) or 'RaFD'
-      (single-label: softmax cross-entropy); both averaged over the batch.
-    columns: joint training: the python slice of `dataset`'s columns in the logits
+    logits: [N, c] D_cls outputs (or [N, num_domains] with `columns`).
+    labels: [N, c] float targets: attributes in {0, 1}, or one-hot classes.
+    kind: the label part's kind (`labels.MULTI_LABEL`: sigmoid cross-entropy summed over the
+      attributes, as for CelebA; `labels.ONE_HOT`: softmax cross-entropy, as for RaFD); both
+      averaged over the batch.
+    columns: joint training: the python slice of the batch's dataset's columns in the logits
       (`labels.LabelSpace.domain_slice`); the other datasets' logits are not read (paper eq. 7).
   Returns:
     Scalar float32 loss.
@@ -70,12 +73,12 @@ def classification_loss(logits, labels, dataset, columns=None):
   if columns is not None:
     logits = logits[:, columns]
   logits, labels = _f32(logits), _f32(labels)
-  if dataset == 'CelebA':
+  if kind == labels_lib.MULTI_LABEL:
     per_attr = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
     return tf.reduce_mean(tf.reduce_sum(per_attr, axis=1))
-  if dataset == 'RaFD':
+  if kind == labels_lib.ONE_HOT:
     return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits))
-  raise ValueError(f"classification_loss: dataset must be 'CelebA' or 'RaFD', got {dataset!r}.")
+  raise ValueError(f'classification_loss: kind must be one of {labels_lib.KINDS}, got {kind!r}.')
 
 
 def reconstruction_loss(x_real, x_rec):
@@ -84,7 +87,7 @@ def reconstruction_loss(x_real, x_rec):
 
 
 def discriminator_loss(out_src_real, out_cls_real, c_org, out_src_fake, gp, lambda_cls, lambda_gp,
-                       dataset, columns=None):
+                       kind, columns=None):
   """D objective: loss_real + loss_fake + lambda_cls * loss_cls + lambda_gp * gp.
 
   The classification term uses real images only (no classification loss on fakes in D).
@@ -96,12 +99,12 @@ def discriminator_loss(out_src_real, out_cls_real, c_org, out_src_fake, gp, lamb
     out_src_fake: D_src(G(x_real, c_trg)), e.g. [N, h, w, 1].
     gp: scalar from `gradient_penalty`.
     lambda_cls, lambda_gp: loss weights.
-    dataset, columns: see `classification_loss`.
+    kind, columns: see `classification_loss`.
   Returns:
     (total, {'D/loss_real', 'D/loss_fake', 'D/loss_cls', 'D/loss_gp'}): float32 scalars.
   """
   loss_real, loss_fake = d_adversarial_loss(out_src_real, out_src_fake)
-  loss_cls = classification_loss(out_cls_real, c_org, dataset, columns)
+  loss_cls = classification_loss(out_cls_real, c_org, kind, columns)
   loss_gp = _f32(gp)
   total = loss_real + loss_fake + lambda_cls * loss_cls + lambda_gp * loss_gp
   return total, {'D/loss_real': loss_real, 'D/loss_fake': loss_fake, 'D/loss_cls': loss_cls,
@@ -109,7 +112,7 @@ def discriminator_loss(out_src_real, out_cls_real, c_org, out_src_fake, gp, lamb
 
 
 def generator_loss(out_src_fake, out_cls_fake, c_trg, x_real, x_rec, lambda_cls, lambda_rec,
-                   dataset, columns=None):
+                   kind, columns=None):
   """G objective: loss_fake + lambda_rec * loss_rec + lambda_cls * loss_cls.
 
   Args:
@@ -119,12 +122,12 @@ def generator_loss(out_src_fake, out_cls_fake, c_trg, x_real, x_rec, lambda_cls,
     x_real: input images [N, H, W, 3].
     x_rec: G(x_fake, c_org) [N, H, W, 3].
     lambda_cls, lambda_rec: loss weights.
-    dataset, columns: see `classification_loss`.
+    kind, columns: see `classification_loss`.
   Returns:
     (total, {'G/loss_fake', 'G/loss_rec', 'G/loss_cls'}): float32 scalars.
   """
   loss_fake = g_adversarial_loss(out_src_fake)
   loss_rec = reconstruction_loss(x_real, x_rec)
-  loss_cls = classification_loss(out_cls_fake, c_trg, dataset, columns)
+  loss_cls = classification_loss(out_cls_fake, c_trg, kind, columns)
   total = loss_fake + lambda_rec * loss_rec + lambda_cls * loss_cls
   return total, {'G/loss_fake': loss_fake, 'G/loss_rec': loss_rec, 'G/loss_cls': loss_cls}

@@ -392,3 +392,33 @@ class Discriminator(keras.Model):
   def get_config(self):
     return {**super().get_config(), 'image_size': self.image_size, 'conv_dim': self.conv_dim,
             'c_dim': self.c_dim, 'repeat_num': self.repeat_num}
+
+
+def build(model_config, label_space):
+  """(G, D) of a `config.ModelConfig` for a `labels.LabelSpace`, built so their variables exist.
+
+  G takes the space's label_dim label columns and D classifies its num_domains domains.
+  """
+  m = model_config
+  G = Generator(conv_dim=m.g_conv_dim, c_dim=label_space.label_dim, repeat_num=m.g_repeat_num)
+  D = Discriminator(image_size=m.image_size, conv_dim=m.d_conv_dim,
+                    c_dim=label_space.num_domains, repeat_num=m.d_repeat_num)
+  x = tf.zeros([1, m.image_size, m.image_size, 3])
+  G(x, tf.zeros([1, label_space.label_dim]))
+  D(x)
+  return G, D
+
+
+def non_finite_weights(groups):
+  """Names ('<group>/<variable path>') of the variables holding NaN or inf.
+
+  Args:
+    groups: {name: a Keras model or optimizer, or a list of variables}.
+  """
+  bad = []
+  for group, owner in groups.items():
+    variables = getattr(owner, 'variables', owner)
+    for v in variables:
+      if tf.as_dtype(v.dtype).is_floating and not bool(tf.reduce_all(tf.math.is_finite(v))):
+        bad.append(f'{group}/{v.path if hasattr(v, "path") else v.name}')
+  return bad

@@ -26,7 +26,6 @@ and its cross-replica reduction, which XLA cannot wrap) with XLA.
 import keras
 import tensorflow as tf
 
-from stargan_tf import labels as labels_lib
 from stargan_tf import losses
 
 
@@ -52,8 +51,7 @@ class Steps:
     g_optimizer, d_optimizer: Keras optimizers built on the models' variables in scope
       (LossScaleOptimizers for float16).
     loss_config: config.LossConfig.
-    label_space: labels.LabelSpace of the run, or a dataset name ('CelebA' with the default
-      attributes, 'RaFD').
+    label_space: labels.LabelSpace of the run.
     strategy: the tf.distribute strategy the models live in.
     rng: tf.random.Generator created in strategy.scope() (checkpointed with the models).
     jit_compile: compile each replica's forward and backward pass with XLA.
@@ -64,8 +62,6 @@ class Steps:
     self.G, self.D = generator, discriminator
     self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
     self.loss_config = loss_config
-    if isinstance(label_space, str):
-      label_space = labels_lib.label_space(label_space)
     self.label_space = label_space
     self.strategy = strategy
     self.rng = rng
@@ -100,7 +96,7 @@ class Steps:
       gp = losses.gradient_penalty(lambda x: self.D(x, training=True)[0], x_real, x_fake, alpha)
       total, parts = losses.discriminator_loss(
           out_src_real, out_cls_real, c_org, out_src_fake, gp, cfg.lambda_cls, cfg.lambda_gp,
-          dataset, space.domain_slice(dataset))
+          space.part(dataset).kind, space.domain_slice(dataset))
       scaled = self._scale(self.d_optimizer, total / self.strategy.num_replicas_in_sync)
     parts['D/loss'] = total
     return tape.gradient(scaled, self.D.trainable_variables), parts
@@ -113,7 +109,7 @@ class Steps:
       x_rec = self.G(x_fake, space.embed(c_org, dataset), training=True)
       total, parts = losses.generator_loss(
           out_src_fake, out_cls_fake, c_trg, x_real, x_rec, cfg.lambda_cls, cfg.lambda_rec,
-          dataset, space.domain_slice(dataset))
+          space.part(dataset).kind, space.domain_slice(dataset))
       scaled = self._scale(self.g_optimizer, total / self.strategy.num_replicas_in_sync)
     parts['G/loss'] = total
     return tape.gradient(scaled, self.G.trainable_variables), parts

@@ -4,11 +4,17 @@ With --dataset=Both each iteration trains on one CelebA batch and then one RaFD 
 for each, and every n_critic-th iteration a G update right after each D update); the logged
 losses are named per dataset ('CelebA/D/loss_cls', 'RaFD/G/loss_rec', ...).
 
-Outputs under work_dir: checkpoints/ (G, D, both optimizers, step, RNG state), samples/ (grids),
-logs/ (TensorBoard), config.json. Running again with the same work_dir resumes from the latest
-checkpoint; `resume_iters` picks an older one. Checkpoints hold the same objects whatever the
-strategy and precision (the Adam optimizers, not their loss-scale wrappers), so a run can resume
-under another strategy or precision.
+Outputs go to the run folder (`runs.Run`): checkpoints/ (G, D, both optimizers, step, RNG state),
+samples/ (grids), logs/ (TensorBoard), config.json. Running again with the same work_dir resumes
+from the latest checkpoint; `resume_iters` picks an older one. Checkpoints hold the same objects
+whatever the strategy and precision (the Adam optimizers, not their loss-scale wrappers), so a run
+can resume under another strategy or precision.
+
+A start checks everything it can before it writes anything: the configuration, the data, the
+batch split over replicas, the checkpoint to resume from, that no other process trains in the
+folder (`Run.lock`) and that the folder is writable; only then is config.json written. Debris of
+killed runs is removed. A checkpoint is saved only when every weight and optimizer moment is
+finite, so the checkpoint a divergence message names is one training can resume from.
 
 Under multi_worker only the chief writes these outputs (see `distribute`); every worker restores
 from the chief's checkpoints, so the work_dir must be on a file system all workers share.
@@ -16,7 +22,6 @@ from the chief's checkpoints, so the work_dir must be on a file system all worke
 
 import contextlib
 import dataclasses
-import os
 import time
 
 from absl import logging
@@ -24,28 +29,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from stargan_tf import config as config_lib
 from stargan_tf import distribute
 from stargan_tf import images
 from stargan_tf import models
+from stargan_tf import runs
 from stargan_tf import train_step
 from stargan_tf.data import pipeline
-from stargan_tf.data import rafd
 from stargan_tf.data import splits
 
 NUM_SAMPLE_IMAGES = 8
-
-
-def build_models(model_config):
-  """Returns (G, D) built on dummy inputs so their variables exist."""
-  m = model_config
-  G = models.Generator(conv_dim=m.g_conv_dim, c_dim=m.label_dim, repeat_num=m.g_repeat_num)
-  D = models.Discriminator(image_size=m.image_size, conv_dim=m.d_conv_dim, c_dim=m.num_domains,
-                           repeat_num=m.d_repeat_num)
-  x = tf.zeros([1, m.image_size, m.image_size, 3])
-  G(x, tf.zeros([1, m.label_dim]))
-  D(x)
-  return G, D
 
 
 @contextlib.contextmanager
@@ -74,51 +66,88 @@ def _adam(optimizer):
   return getattr(optimizer, 'inner_optimizer', optimizer)
 
 
-def make_checkpoint(G, D, g_optimizer, d_optimizer, step, rng):
-  return tf.train.Checkpoint(G=G, D=D, g_optimizer=_adam(g_optimizer),
-                             d_optimizer=_adam(d_optimizer), step=step, rng=rng)
+@dataclasses.dataclass
+class _State:
+  """What a checkpoint holds, built under the strategy's scope."""
+  G: keras.Model
+  D: keras.Model
+  g_optimizer: keras.optimizers.Optimizer
+  d_optimizer: keras.optimizers.Optimizer
+  step: tf.Variable
+  rng: tf.random.Generator
+
+  def checkpoint(self):
+    return tf.train.Checkpoint(G=self.G, D=self.D, g_optimizer=_adam(self.g_optimizer),
+                               d_optimizer=_adam(self.d_optimizer), step=self.step, rng=self.rng)
+
+  def non_finite(self):
+    return models.non_finite_weights({'G': self.G, 'D': self.D,
+                                      'g_optimizer': _adam(self.g_optimizer),
+                                      'd_optimizer': _adam(self.d_optimizer)})
 
 
-def checkpoint_path(checkpoint_dir, step):
-  """The path of the checkpoint saved at `step`, or FileNotFoundError listing the saved ones."""
-  path = os.path.join(checkpoint_dir, f'ckpt-{step}')
-  if tf.io.gfile.exists(path + '.index'):
-    return path
-  state = tf.train.get_checkpoint_state(checkpoint_dir)
-  saved = [os.path.basename(p) for p in state.all_model_checkpoint_paths] if state else []
-  raise FileNotFoundError(f'no checkpoint for step {step} in {checkpoint_dir}; saved: '
-                          f'{", ".join(saved) or "none"}.')
-
-
-def restore_models(work_dir, step=0):
-  """Returns (config, G, D) with the weights of checkpoint `step` (0: the latest)."""
-  config = config_lib.load(work_dir)
-  ckpt_dir = os.path.join(work_dir, 'checkpoints')
-  path = checkpoint_path(ckpt_dir, step) if step else tf.train.latest_checkpoint(ckpt_dir)
-  if not path:
-    raise FileNotFoundError(f'no checkpoint in {ckpt_dir}: train first with --work_dir={work_dir}.')
-  G, D = build_models(config.model)
-  tf.train.Checkpoint(G=G, D=D).restore(path).expect_partial().assert_existing_objects_matched()
-  logging.info('Restored G and D from %s.', path)
-  return config, G, D
-
-
-def _check_compatible(config, work_dir):
-  """Refuses to resume a run whose saved model/data shape differs from this one."""
-  try:
-    saved = config_lib.load(work_dir)
-  except FileNotFoundError:
+def _check_compatible(config, run):
+  """Refuses to resume a run whose saved model or labels differ from this one."""
+  if not run.has_config():
     return
-  for section in ('model',):
-    old, new = getattr(saved, section), getattr(config, section)
-    diff = {k: (getattr(old, k), getattr(new, k)) for k in dataclasses.asdict(old)
-            if getattr(old, k) != getattr(new, k)}
-    if diff:
-      raise ValueError(f'{work_dir} holds a run with a different {section} configuration '
-                       f'(saved vs requested: {diff}); use another --work_dir.')
-  if tuple(saved.data.selected_attrs) != tuple(config.data.selected_attrs):
-    raise ValueError(f'{work_dir} was trained on --selected_attrs '
-                     f'{" ".join(saved.data.selected_attrs)}; use the same or another --work_dir.')
+  saved = run.load_config()
+  diff = {k: (v, getattr(config.model, k)) for k, v in dataclasses.asdict(saved.model).items()
+          if getattr(config.model, k) != v}
+  if diff:
+    raise ValueError(f'{run.work_dir} holds a run with a different model configuration (saved vs '
+                     f'requested: {diff}); use another --work_dir.')
+  if saved.label_space != config.label_space:
+    raise ValueError(f'{run.work_dir} was trained on the labels {saved.label_space.layout}, not '
+                     f'{config.label_space.layout}; use the same data and --selected_attrs, or '
+                     'another --work_dir.')
+
+
+def _load_splits(config):
+  """{dataset: (paths, labels)} of the training splits; errors name what is wrong with the data."""
+  space = config.label_space
+  train_splits = {}
+  for dataset in config.data.datasets:
+    paths, c_org = splits.load_split(config.data, 'train', dataset)
+    space.part(dataset).check(c_org)
+    train_splits[dataset] = paths, c_org
+  return train_splits
+
+
+def _restore_path(run, train_config):
+  """The checkpoint to resume from (resume_iters, else the latest), or None for a new run."""
+  if train_config.resume_iters:
+    return run.checkpoint_path(train_config.resume_iters)
+  return run.latest_checkpoint()
+
+
+def _build_state(config, strategy):
+  t_cfg = config.train
+  keras.utils.set_random_seed(t_cfg.seed)  # initial weights follow the seed too
+  with strategy.scope(), dtype_policy(t_cfg.precision):
+    G, D = models.build(config.model, config.label_space)
+    state = _State(G, D, build_optimizer(t_cfg.g_lr, t_cfg, G.trainable_variables),
+                   build_optimizer(t_cfg.d_lr, t_cfg, D.trainable_variables),
+                   tf.Variable(0, dtype=tf.int64, trainable=False, name='step'),
+                   tf.random.Generator.from_seed(t_cfg.seed))
+  logging.info('G: %s parameters, D: %s parameters.', f'{G.count_params():,}',
+               f'{D.count_params():,}')
+  return state
+
+
+def _input_streams(config, train_splits, strategy, start):
+  """{dataset: iterator of distributed (x_real, c_org) batches from step `start` on}."""
+  d_cfg, t_cfg = config.data, config.train
+  options = tf.data.Options()
+  # Every worker builds the same stream and keeps its share of each global batch.
+  options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+  batches = {}
+  for dataset, (paths, c_org) in train_splits.items():
+    ds = pipeline.make_dataset(paths, c_org, d_cfg.crop_size_of(dataset), config.model.image_size,
+                               d_cfg.batch_size, training=True, seed=t_cfg.seed, start_step=start,
+                               deterministic=d_cfg.deterministic_input,
+                               cache_dir=d_cfg.cache_dir_of(dataset) or None)
+    batches[dataset] = iter(strategy.experimental_distribute_dataset(ds.with_options(options)))
+  return batches
 
 
 def _format_eta(seconds):
@@ -131,30 +160,51 @@ def _format_eta(seconds):
 class SampleWriter:
   """Translates a fixed batch of test images into every target domain and writes the grid.
 
-  With --dataset=Both the images are CelebA's and the columns every CelebA target, then every
-  RaFD class (`labels.LabelSpace.create_labels`).
+  Columns: the input, then one per domain of the label space (`LabelSpace.create_labels`), each
+  headed by its name. With --dataset=Both the images are CelebA's and the columns every CelebA
+  target, then every RaFD class.
   """
 
-  def __init__(self, G, data_config, sample_dir):
+  def __init__(self, G, config, sample_dir):
     self.G = G
     self.sample_dir = sample_dir
-    dataset = data_config.sample_dataset
-    paths, c_org = splits.load_split(data_config, 'test', dataset)
+    d = config.data
+    dataset = d.sample_dataset
+    paths, c_org = splits.load_split(d, 'test', dataset)
     n = min(NUM_SAMPLE_IMAGES, len(paths))
-    ds = pipeline.make_dataset(paths[:n], c_org[:n], data_config.crop_size_of(dataset),
-                               data_config.image_size, n, training=False)
+    ds = pipeline.make_dataset(paths[:n], c_org[:n], d.crop_size_of(dataset),
+                               config.model.image_size, n, training=False)
     self.x_fixed, c_fixed = next(iter(ds))
-    self.targets = [tf.constant(c) for c in data_config.label_space.create_labels(
-        c_fixed.numpy(), dataset)]
+    space = config.label_space
+    self.targets = [tf.constant(c) for c in space.create_labels(c_fixed.numpy(), dataset)]
+    self.column_names = ('input',) + space.domain_names
     self._translate = tf.function(lambda x, c: tf.cast(self.G(x, c, training=False), tf.float32))
 
   def write(self, step):
     columns = [self.x_fixed.numpy()] + [self._translate(self.x_fixed, c).numpy()
                                         for c in self.targets]
-    grid = images.make_grid(columns)
-    path = images.save_image(os.path.join(self.sample_dir, f'{step:06d}-images.png'), grid)
+    grid = images.make_grid(columns, column_names=self.column_names)
+    path = images.save_image(f'{self.sample_dir}/{runs.Run.sample_name(step)}', grid)
     tf.summary.image('samples', grid[None], step=step)
     return path
+
+
+def _check_finite_and_save(state, manager, step):
+  """Saves a checkpoint of `step` if every weight and moment is finite; raises otherwise."""
+  bad = state.non_finite()
+  if bad:
+    raise FloatingPointError(
+        f'training diverged: non-finite values at step {step} in {", ".join(bad[:4])}'
+        f'{", ..." if len(bad) > 4 else ""}; not saved. {_last_good(manager)}')
+  return manager.save(checkpoint_number=step)
+
+
+def _last_good(manager):
+  if manager.latest_checkpoint:
+    step = manager.latest_checkpoint.rsplit('-', 1)[1]
+    return (f'The last checkpoint, {manager.latest_checkpoint}, is finite: lower --g_lr/--d_lr '
+            f'and resume from it with --resume_iters={step}.')
+  return 'No checkpoint was saved yet: lower --g_lr/--d_lr and start again.'
 
 
 def train(config, stop_after=None):
@@ -166,96 +216,73 @@ def train(config, stop_after=None):
       interrupted and later resumed with the same config would.
   """
   config.validate()
-  d_cfg, t_cfg = config.data, config.train
-  work_dir = t_cfg.work_dir
-  ckpt_dir = os.path.join(work_dir, 'checkpoints')
-  _check_compatible(config, work_dir)
-
+  t_cfg = config.train
+  run = runs.Run(t_cfg.work_dir)
+  _check_compatible(config, run)
   distribute.configure_cpu_devices(t_cfg.cpu_devices)
   strategy = distribute.make_strategy(t_cfg.strategy)
-  chief = distribute.is_chief(strategy)
-  train_splits = {}
-  for dataset in d_cfg.datasets:
-    paths, c_org = splits.load_split(d_cfg, 'train', dataset)
-    flag = '--c2_dim' if dataset == 'RaFD' and config.model.mask_vector else '--c_dim'
-    expected = config.model.c2_dim if flag == '--c2_dim' else config.model.c_dim
-    if c_org.shape[1] != expected:
-      raise ValueError(f'the {dataset} training labels have {c_org.shape[1]} domains but '
-                       f'{flag}={expected}; set {flag}={c_org.shape[1]}.')
-    train_splits[dataset] = paths, c_org
-  if 'RaFD' in d_cfg.datasets:  # the class names go with the run (grids, export, clients)
-    d_cfg = dataclasses.replace(d_cfg, rafd_classes=tuple(rafd.class_names(d_cfg.rafd_image_dir)))
-    config = dataclasses.replace(config, data=d_cfg)
-  if chief:
-    config_lib.save(config, work_dir)
-  space = d_cfg.label_space
   replicas = strategy.num_replicas_in_sync
-  if d_cfg.batch_size % replicas:
-    raise ValueError(f'--batch_size={d_cfg.batch_size} (the global batch) must be divisible by '
-                     f'the {replicas} replicas of --strategy={t_cfg.strategy}.')
-  task_type, task_id = distribute.task(strategy)
-  logging.info('Training on %s; %d replica(s), global batch %d%s; precision %s%s.',
-               ' and '.join(f'{len(p):,} images of {k}' for k, (p, _) in train_splits.items()),
-               replicas, d_cfg.batch_size,
-               f'; this is {task_type} {task_id}' if task_type else '', t_cfg.precision,
-               ', XLA' if t_cfg.jit_compile else '')
-
-  keras.utils.set_random_seed(t_cfg.seed)  # initial weights follow the seed too
-  with strategy.scope(), dtype_policy(t_cfg.precision):
-    G, D = build_models(config.model)
-    g_optimizer = build_optimizer(t_cfg.g_lr, t_cfg, G.trainable_variables)
-    d_optimizer = build_optimizer(t_cfg.d_lr, t_cfg, D.trainable_variables)
-    step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
-    rng = tf.random.Generator.from_seed(t_cfg.seed)
-  logging.info('G: %s parameters, D: %s parameters.', f'{G.count_params():,}',
-               f'{D.count_params():,}')
-
-  checkpoint = make_checkpoint(G, D, g_optimizer, d_optimizer, step, rng)
-  # Every worker saves (a collective operation); only the chief's copy is kept.
-  manager = tf.train.CheckpointManager(checkpoint, distribute.scratch_dir(ckpt_dir, strategy),
-                                       max_to_keep=t_cfg.max_to_keep)
-  if t_cfg.resume_iters:
-    restore_path = checkpoint_path(ckpt_dir, t_cfg.resume_iters)
-  else:
-    restore_path = tf.train.latest_checkpoint(ckpt_dir)
-  if restore_path:
-    checkpoint.restore(restore_path).assert_consumed()
-    logging.info('Resumed from %s at step %d.', restore_path, int(step.numpy()))
-  start = int(step.numpy())
-  if start >= t_cfg.num_iters:
-    logging.info('Step %d >= num_iters %d: nothing to train.', start, t_cfg.num_iters)
-    return {}
-
-  options = tf.data.Options()
-  # Every worker builds the same stream and keeps its share of each global batch.
-  options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-  batches = {}
-  for dataset, (paths, c_org) in train_splits.items():
-    ds = pipeline.make_dataset(paths, c_org, d_cfg.crop_size_of(dataset), d_cfg.image_size,
-                               d_cfg.batch_size, training=True, seed=t_cfg.seed, start_step=start,
-                               deterministic=d_cfg.deterministic_input,
-                               cache_dir=d_cfg.cache_dir_of(dataset) or None)
-    batches[dataset] = iter(strategy.experimental_distribute_dataset(ds.with_options(options)))
-  steps = train_step.Steps(G, D, g_optimizer, d_optimizer, config.loss, space, strategy, rng,
-                           jit_compile=t_cfg.jit_compile)
+  if config.data.batch_size % replicas:
+    raise ValueError(f'--batch_size={config.data.batch_size} (the global batch) must be divisible '
+                     f'by the {replicas} replicas of --strategy={t_cfg.strategy}.')
+  train_splits = _load_splits(config)
+  chief = distribute.is_chief(strategy)
+  with run.lock() if chief else contextlib.nullcontext():
+    _check_compatible(config, run)  # again: another run may have started meanwhile
+    restore_path = _restore_path(run, t_cfg)
+    if chief:
+      run.remove_debris()
+      run.check_writable()
+      run.save_config(config)
+    task_type, task_id = distribute.task(strategy)
+    logging.info('Training on %s; %d replica(s), global batch %d%s; precision %s%s.',
+                 ' and '.join(f'{len(p):,} images of {k}' for k, (p, _) in train_splits.items()),
+                 replicas, config.data.batch_size,
+                 f'; this is {task_type} {task_id}' if task_type else '', t_cfg.precision,
+                 ', XLA' if t_cfg.jit_compile else '')
+    state = _build_state(config, strategy)
+    checkpoint = state.checkpoint()
+    # Every worker saves (a collective operation); only the chief's copy is kept.
+    manager = tf.train.CheckpointManager(
+        checkpoint, distribute.scratch_dir(run.checkpoint_dir, strategy),
+        max_to_keep=t_cfg.max_to_keep)
+    if restore_path:
+      checkpoint.restore(restore_path).assert_consumed()
+      logging.info('Resumed from %s at step %d.', restore_path, int(state.step.numpy()))
+    start = int(state.step.numpy())
+    if start >= t_cfg.num_iters:
+      logging.info('Step %d >= num_iters %d: nothing to train.', start, t_cfg.num_iters)
+      return {}
+    logged = _loop(config, run, state, manager, strategy, train_splits, start,
+                   min(t_cfg.num_iters, stop_after or t_cfg.num_iters), chief)
+  distribute.remove_scratch(run.checkpoint_dir, strategy)
   if chief:
-    writer = tf.summary.create_file_writer(os.path.join(work_dir, 'logs'))
-    samples = SampleWriter(G, d_cfg, os.path.join(work_dir, 'samples'))
+    _log_summary(run, config, manager.latest_checkpoint, stop_after)
+  return logged
+
+
+def _loop(config, run, state, manager, strategy, train_splits, start, end, chief):
+  """Iterations start..end-1; returns the last logged metrics."""
+  t_cfg = config.train
+  space = config.label_space
+  batches = _input_streams(config, train_splits, strategy, start)
+  steps = train_step.Steps(state.G, state.D, state.g_optimizer, state.d_optimizer, config.loss,
+                           space, strategy, state.rng, jit_compile=t_cfg.jit_compile)
+  if chief:
+    writer = tf.summary.create_file_writer(run.log_dir)
+    samples = SampleWriter(state.G, config, run.sample_dir)
   else:
     writer, samples = tf.summary.create_noop_writer(), None
-
-  metrics, logged = {}, {}
-  lrs = None
-  t0, t_start = time.time(), start
+  metrics, logged, lrs = {}, {}, None
+  t0 = time.time()
   with writer.as_default():
-    end = min(t_cfg.num_iters, stop_after or t_cfg.num_iters)
     for i in range(start, end):
       new_lrs = tuple(train_step.linear_decay_lr(i, lr, t_cfg.num_iters, t_cfg.num_iters_decay)
                       for lr in (t_cfg.g_lr, t_cfg.d_lr))
       if new_lrs != lrs:
         lrs = new_lrs
-        g_optimizer.learning_rate.assign(lrs[0])
-        d_optimizer.learning_rate.assign(lrs[1])
+        state.g_optimizer.learning_rate.assign(lrs[0])
+        state.d_optimizer.learning_rate.assign(lrs[1])
       for dataset, dataset_batches in batches.items():
         x_real, c_real = next(dataset_batches)
         c_trg, alpha = steps.draw(c_real)
@@ -264,29 +291,51 @@ def train(config, stop_after=None):
         if (i + 1) % t_cfg.n_critic == 0:
           parts.update(steps.g_step(x_real, c_real, c_trg, dataset))
         metrics.update({prefix + k: v for k, v in parts.items()})
-      step.assign(i + 1)
       done = i + 1
-
+      state.step.assign(done)
       last = done == end
       if done % t_cfg.log_step == 0 or last:
-        logged = {k: float(v) for k, v in metrics.items()}
-        for k, v in logged.items():
-          tf.summary.scalar(k, v, step=done)
-        tf.summary.scalar('lr/G', lrs[0], step=done)
-        tf.summary.scalar('lr/D', lrs[1], step=done)
-        rate = (done - t_start) / max(time.time() - t0, 1e-9)
-        logging.info('step %d/%d | %s | %.2f it/s | ETA %s', done, t_cfg.num_iters,
-                     ' '.join(f'{k} {v:.4f}' for k, v in sorted(logged.items())), rate,
-                     _format_eta((t_cfg.num_iters - done) / max(rate, 1e-9)))
+        logged = _log(metrics, lrs, done, t_cfg.num_iters, (done - start) / max(time.time() - t0,
+                                                                                 1e-9))
         if any(not np.isfinite(v) for v in logged.values()):
-          raise FloatingPointError(f'non-finite loss at step {done}: {logged}; the last good '
-                                   f'checkpoint is {manager.latest_checkpoint}.')
+          raise FloatingPointError(f'training diverged: non-finite loss at step {done}: {logged}. '
+                                   f'{_last_good(manager)}')
       if samples and (done % t_cfg.sample_step == 0 or last):
         logging.info('Saved samples to %s.', samples.write(done))
       if done % t_cfg.model_save_step == 0 or last:
-        saved = manager.save(checkpoint_number=done)
+        saved = _check_finite_and_save(state, manager, done)
         if chief:
           logging.info('Saved checkpoint %s.', saved)
     writer.flush()
-  distribute.remove_scratch(ckpt_dir, strategy)
   return logged
+
+
+def _log(metrics, lrs, done, num_iters, rate):
+  """Writes the metrics and learning rates to TensorBoard and the log; returns them as floats."""
+  logged = {k: float(v) for k, v in metrics.items()}
+  for k, v in logged.items():
+    tf.summary.scalar(k, v, step=done)
+  tf.summary.scalar('lr/G', lrs[0], step=done)
+  tf.summary.scalar('lr/D', lrs[1], step=done)
+  logging.info('step %d/%d | %s | %.2f it/s | ETA %s', done, num_iters,
+               ' '.join(f'{k} {v:.4f}' for k, v in sorted(logged.items())), rate,
+               _format_eta((num_iters - done) / max(rate, 1e-9)))
+  return logged
+
+
+def _log_summary(run, config, checkpoint, stopped_early):
+  """Says where everything was written and what to run next."""
+  w = run.work_dir
+  lines = [f'Training {"paused" if stopped_early else "finished"}; outputs in {w}:',
+           f'  config      {run.config_path}',
+           f'  checkpoint  {checkpoint}',
+           f'  samples     {run.sample_dir}/ (one grid every {config.train.sample_step} steps)',
+           f'  logs        {run.log_dir}/ (tensorboard --logdir {run.log_dir})',
+           'Next:',
+           f'  python -m stargan_tf.translate --work_dir={w}        # result grids of the test '
+           'split',
+           f'  python -m stargan_tf.export --work_dir={w} --export_dir=exports/stargan']
+  if config.data.synthetic_images:
+    lines.insert(-2, f'  python -m stargan_tf.evaluate --work_dir={w}         # scores on the '
+                     'synthetic ground truth')
+  logging.info('\n'.join(lines))

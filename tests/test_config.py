@@ -15,7 +15,7 @@ def test_defaults_are_the_paper_settings():
   c = config_lib.Config().validate()
   assert (c.loss.lambda_cls, c.loss.lambda_rec, c.loss.lambda_gp) == (1.0, 10.0, 10.0)
   assert (c.train.g_lr, c.train.d_lr, c.train.beta1, c.train.beta2) == (1e-4, 1e-4, 0.5, 0.999)
-  assert (c.train.n_critic, c.data.batch_size, c.data.image_size) == (5, 16, 128)
+  assert (c.train.n_critic, c.data.batch_size, c.model.image_size) == (5, 16, 128)
   assert (c.train.num_iters, c.train.num_iters_decay) == (200000, 100000)
   assert c.data.selected_attrs == ('Black_Hair', 'Blond_Hair', 'Brown_Hair', 'Male', 'Young')
 
@@ -23,9 +23,9 @@ def test_defaults_are_the_paper_settings():
 @pytest.mark.parametrize('sections, message', [
     ({'data': {'selected_attrs': ('Black_Hair', 'Blue_Hair', 'Brown_Hair', 'Male', 'Young')}},
      r"unknown CelebA attribute\(s\) \['Blue_Hair'\]; valid names: 5_o_Clock_Shadow"),
-    ({'model': {'c_dim': 4}}, '--c_dim=4 but --selected_attrs names 5'),
     ({'data': {'dataset': 'MNIST'}}, "--dataset='MNIST'"),
-    ({'data': {'image_size': 96}, 'model': {'image_size': 96}}, 'divisible by 2\\*\\*d_repeat_num'),
+    ({'model': {'image_size': 96}}, 'divisible by 2\\*\\*d_repeat_num'),
+    ({'model': {'image_size': 30, 'd_repeat_num': 1}}, 'expected a multiple of 4'),
     ({'train': {'num_iters_decay': 300000}}, '--num_iters_decay=300000'),
     ({'train': {'n_critic': 0}}, '--n_critic=0'),
     ({'train': {'strategy': 'tpu'}}, "--strategy='tpu': expected one of default, mirrored, "
@@ -35,47 +35,47 @@ def test_defaults_are_the_paper_settings():
     ({'train': {'cpu_devices': -1}}, '--cpu_devices=-1'),
     ({'train': {'strategy': 'multi_worker'}, 'data': {'deterministic_input': False}},
      '--deterministic_input=false cannot be used with --strategy=multi_worker'),
-    ({'data': {'dataset': 'Both'}}, '--dataset=Both but the model config has mask_vector=False'),
-    ({'model': {'mask_vector': True}}, '--dataset=CelebA but the model config has mask_vector='
-     'True'),
-    ({'data': {'dataset': 'Both'}, 'model': {'mask_vector': True, 'c2_dim': 0}},
-     '--c2_dim=0: expected the number of RaFD classes'),
-    ({'data': {'dataset': 'Both', 'selected_attrs': ('Black_Hair', 'Smiles')},
-      'model': {'mask_vector': True, 'c_dim': 2}}, r"unknown CelebA attribute\(s\) \['Smiles'\]"),
+    ({'data': {'dataset': 'Both', 'selected_attrs': ('Black_Hair', 'Smiles')}},
+     r"unknown CelebA attribute\(s\) \['Smiles'\]"),
+    ({'data': {'selected_attrs': ('Male', 'Male')}}, 'names a domain twice'),
+    ({'data': {'dataset': 'RaFD', 'rafd_classes': ('happy',)}}, 'at least 2 classes'),
+    ({'train': {'g_lr': float('nan')}}, '--g_lr=nan: expected a finite number >= 0'),
+    ({'train': {'d_lr': -1e-4}}, '--d_lr=-0.0001: expected a finite number >= 0'),
+    ({'train': {'g_lr': float('inf')}}, '--g_lr=inf'),
+    ({'loss': {'lambda_gp': float('nan')}}, '--lambda_gp=nan'),
+    ({'loss': {'lambda_rec': -1.0}}, '--lambda_rec=-1.0'),
+    ({'train': {'beta1': 1.0}}, r'--beta1=1.0: expected a number in \[0, 1\)'),
+    ({'train': {'beta2': float('nan')}}, '--beta2=nan'),
+    ({'train': {'beta1': -0.1}}, '--beta1=-0.1'),
 ])
 def test_validate_names_the_bad_setting(sections, message):
   with pytest.raises(ValueError, match=message):
     _config(**sections).validate()
 
 
-def test_json_round_trip(tmp_path):
-  c = _config(train={'num_iters': 7, 'work_dir': str(tmp_path)}, model={'g_conv_dim': 8})
-  config_lib.save(c, str(tmp_path))
-  assert config_lib.load(str(tmp_path)) == c
-  assert not list(tmp_path.glob('*.tmp'))
-
-
-def test_load_missing(tmp_path):
-  with pytest.raises(FileNotFoundError, match='config.json not found'):
-    config_lib.load(str(tmp_path))
+def test_dict_round_trip_and_configs_of_earlier_versions():
+  c = _config(train={'num_iters': 7}, model={'g_conv_dim': 8}, data={'dataset': 'Both'})
+  assert config_lib.Config.from_dict(c.to_dict()) == c
+  # Earlier versions kept the label widths in the model section and image_size in both.
+  old = c.to_dict()
+  old['model'].update(c_dim=5, c2_dim=8, mask_vector=True)
+  old['data']['image_size'] = 128
+  assert config_lib.Config.from_dict(old) == c
 
 
 def test_joint_label_widths_are_the_reference_ones():
   """--dataset=Both: G is conditioned on 5 + 8 + 2 columns and D classifies 5 + 8."""
-  c = _config(data={'dataset': 'Both'}, model={'mask_vector': True}).validate()
-  assert (c.model.label_dim, c.model.num_domains) == (15, 13)
+  c = _config(data={'dataset': 'Both'}).validate()
   assert c.data.datasets == ('CelebA', 'RaFD') and c.data.sample_dataset == 'CelebA'
   assert (c.data.crop_size_of('CelebA'), c.data.crop_size_of('RaFD')) == (178, 256)
-  space = c.data.label_space
-  assert (space.label_dim, space.num_domains) == (15, 13)
-  single = config_lib.Config().validate()
-  assert (single.model.label_dim, single.model.num_domains) == (5, 5)
-  with pytest.raises(ValueError, match='crop size per dataset'):
-    c.data.crop_size  # pylint: disable=pointless-statement
+  space = c.label_space
+  assert (space.label_dim, space.num_domains, space.mask) == (15, 13, True)
+  single = config_lib.Config().validate().label_space
+  assert (single.label_dim, single.num_domains, single.mask) == (5, 5, False)
 
 
 def test_joint_cache_has_a_folder_per_dataset(tmp_path):
-  c = _config(data={'dataset': 'Both', 'cache_dir': str(tmp_path)}, model={'mask_vector': True})
+  c = _config(data={'dataset': 'Both', 'cache_dir': str(tmp_path)})
   assert c.data.cache_dir_of('RaFD') == str(tmp_path / 'RaFD')
   assert _config(data={'cache_dir': str(tmp_path)}).data.cache_dir_of('CelebA') == str(tmp_path)
   assert _config().data.cache_dir_of('CelebA') == ''

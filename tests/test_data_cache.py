@@ -204,7 +204,7 @@ def test_write_cache_for_config_caches_train_and_test(make_tiny_config, tmp_path
   train, _ = splits.load_split(config.data, 'train')
   test, _ = splits.load_split(config.data, 'test')
   data = dataclasses.replace(config.data, cache_dir=cache_dir)
-  assert cache.write_cache_for_config(data) == len(train) + len(test)
+  assert cache.write_cache_for_config(data, config.model.image_size) == len(train) + len(test)
   manifest = cache.read_manifest(cache_dir)
   assert manifest['crop_size'] == 178 and manifest['image_size'] == 32
   assert sorted(manifest['sources']) == sorted(os.path.abspath(p) for p in train + test)
@@ -213,7 +213,7 @@ def test_write_cache_for_config_caches_train_and_test(make_tiny_config, tmp_path
 @pytest.mark.slow
 def test_command_line(synthetic_dir, tmp_path):
   cache_dir = tmp_path / 'cache'
-  args = [sys.executable, '-m', 'stargan_tf.data.cache', '--flagfile=configs/synthetic.flags',
+  args = [sys.executable, '-m', 'stargan_tf.cache', '--flagfile=configs/synthetic.flags',
           f'--attr_path={synthetic_dir}/list_attr_celeba.txt',
           f'--celeba_image_dir={synthetic_dir}/img_align_celeba', '--synthetic_images=0',
           '--test_size=17']

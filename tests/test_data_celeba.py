@@ -11,6 +11,7 @@ import pytest
 
 from stargan_tf import labels as labels_lib
 from stargan_tf.data import celeba
+from stargan_tf.data import integrity
 
 
 def _jpeg_bytes(value=128, size=8):
@@ -241,7 +242,7 @@ def test_check_images_flags_garbage_truncated_empty_and_missing(small, tmp_path)
   with open(truncated_png, 'wb') as f:
     f.write(_png_bytes()[:-12])
   paths = [os.path.join(image_dir, n) for n in names] + [png, truncated_png]
-  good_mask, bad_paths = celeba.check_images(paths)
+  good_mask, bad_paths = integrity.check_images(paths)
   assert bad_paths == bad + [truncated_png]
   np.testing.assert_array_equal(good_mask, [p not in bad_paths for p in paths])
 

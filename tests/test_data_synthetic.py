@@ -9,7 +9,7 @@ from PIL import Image
 import pytest
 
 from stargan_tf import labels as labels_lib
-from stargan_tf.data import celeba, pipeline, rafd, synthetic
+from stargan_tf.data import celeba, integrity, pipeline, rafd, synthetic
 
 NUM_IMAGES = 240
 RAFD_IMAGES = 64
@@ -81,7 +81,7 @@ def test_images_are_celeba_sized_jpegs(dataset):
   paths, _ = dataset
   with Image.open(paths[0]) as image:
     assert image.format == 'JPEG' and image.size == (178, 218) and image.mode == 'RGB'
-  assert celeba.check_images(paths)[0].all()
+  assert integrity.check_images(paths)[0].all()
 
 
 def test_celeba_reader_builds_the_reference_split(dataset):

@@ -16,21 +16,21 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import conftest
+import helpers
+from helpers import with_train as _with_train
 from stargan_tf import config as config_lib
 from stargan_tf import distribute
 from stargan_tf import labels
+from stargan_tf import models
+from stargan_tf import runs
 from stargan_tf import train_step
 from stargan_tf import trainer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODEL = config_lib.ModelConfig(c_dim=3, image_size=16, g_conv_dim=4, d_conv_dim=4,
-                               g_repeat_num=1, d_repeat_num=2)
+MODEL = config_lib.ModelConfig(image_size=16, g_conv_dim=4, d_conv_dim=4, g_repeat_num=1,
+                               d_repeat_num=2)
+SPACE = labels.label_space('CelebA', ('Black_Hair', 'Male', 'Young'))
 BATCH = 4
-
-
-def _with_train(config, **values):
-  return dataclasses.replace(config, train=dataclasses.replace(config.train, **values))
 
 
 def _batch():
@@ -41,16 +41,14 @@ def _batch():
           r.uniform(size=[BATCH, 1, 1, 1]).astype(np.float32))
 
 
-JOINT_MODEL = dataclasses.replace(MODEL, c2_dim=2, mask_vector=True)
-JOINT = labels.LabelSpace((('CelebA', ('Black_Hair', 'Male', 'Young')), ('RaFD', ('a', 'b'))))
+JOINT = labels.label_space('Both', ('Black_Hair', 'Male', 'Young'), ('a', 'b'))
 
 
-def _steps(strategy, weights=None, precision='float32', jit_compile=False, model=MODEL,
-           space='CelebA'):
+def _steps(strategy, weights=None, precision='float32', jit_compile=False, space=SPACE):
   train = config_lib.TrainConfig(precision=precision)
   keras.utils.set_random_seed(0)
   with strategy.scope(), trainer.dtype_policy(precision):
-    G, D = trainer.build_models(model)
+    G, D = models.build(MODEL, space)
     if weights:
       G.set_weights(weights[0])
       D.set_weights(weights[1])
@@ -95,8 +93,8 @@ def _state(steps):
 
 
 def test_two_logical_cpu_devices_are_configured():
-  assert len(tf.config.list_logical_devices('CPU')) == conftest.NUM_CPU_DEVICES
-  assert distribute.make_strategy('mirrored').num_replicas_in_sync == conftest.NUM_CPU_DEVICES
+  assert len(tf.config.list_logical_devices('CPU')) == helpers.NUM_CPU_DEVICES
+  assert distribute.make_strategy('mirrored').num_replicas_in_sync == helpers.NUM_CPU_DEVICES
 
 
 def test_configuring_devices_too_late_names_the_flag():
@@ -130,10 +128,10 @@ def test_mirrored_updates_equal_the_default_strategy(jit_compile):
 def test_joint_mirrored_updates_equal_the_default_strategy():
   """--dataset=Both: a RaFD then a CelebA iteration on 2 replicas = the same on 1 device."""
   default = tf.distribute.get_strategy()
-  single = _steps(default, model=JOINT_MODEL, space=JOINT)
+  single = _steps(default, space=JOINT)
   mirrored_strategy = distribute.make_strategy('mirrored')
   mirrored = _steps(mirrored_strategy, weights=(single.G.get_weights(), single.D.get_weights()),
-                    model=JOINT_MODEL, space=JOINT)
+                    space=JOINT)
   for dataset in ('RaFD', 'CelebA'):
     metrics_single = _one_iteration(single, default, dataset)
     metrics_mirrored = _one_iteration(mirrored, mirrored_strategy, dataset)
@@ -210,9 +208,9 @@ BF16_TOLERANCE = 0.1  # max |G_bf16 - G_fp32| in [-1, 1] units on the same weigh
 def test_bfloat16_generator_stays_close_to_float32():
   x, c, _, _ = _batch()
   keras.utils.set_random_seed(3)
-  G32, _ = trainer.build_models(MODEL)
+  G32, _ = models.build(MODEL, SPACE)
   with trainer.dtype_policy('mixed_bfloat16'):
-    G16, _ = trainer.build_models(MODEL)
+    G16, _ = models.build(MODEL, SPACE)
   G16.set_weights(G32.get_weights())
   y32 = G32(x, c).numpy()
   y16 = G16(x, c)
@@ -262,8 +260,9 @@ def test_two_worker_processes_train_and_the_chief_checkpoint_restores(tmp_path, 
   assert '2 replica(s), global batch 4' in outputs[0]
   assert 'Saved checkpoint' in outputs[0] and 'Saved checkpoint' not in outputs[1]
   # Only the chief's outputs remain; the other worker's scratch copies were removed.
-  assert sorted(os.listdir(work_dir)) == ['checkpoints', 'config.json', 'logs', 'samples']
+  assert sorted(os.listdir(work_dir)) == ['.lock', 'checkpoints', 'config.json', 'logs', 'samples']
   assert not os.path.exists(tmp_path / '.workers') and not os.path.exists(work_dir / '.workers')
-  config, G, _ = trainer.restore_models(str(work_dir))
+  restored = runs.Run(str(work_dir)).restore()
+  config, G = restored.config, restored.G
   assert config.train.strategy == 'multi_worker'
   assert G(tf.zeros([1, 32, 32, 3]), tf.zeros([1, 5])).shape == (1, 32, 32, 3)

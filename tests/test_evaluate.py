@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from stargan_tf import evaluate
+from stargan_tf import evaluate_lib as evaluate
 from stargan_tf import labels as labels_lib
 from stargan_tf.data import synthetic
 
@@ -31,7 +31,7 @@ class OracleGenerator:
 
 
 def test_oracle_scores_perfectly(tiny_config):
-  result = evaluate.evaluate_synthetic(OracleGenerator(), tiny_config.data, batch_size=8)
+  result = evaluate.evaluate_synthetic(OracleGenerator(), tiny_config, batch_size=8)
   assert result['num_images'] == 16
   assert result['mean_target_acc'] == 1.0 and result['mean_all_acc'] == 1.0
   assert result['identity_error'] < 1e-6
@@ -40,7 +40,7 @@ def test_oracle_scores_perfectly(tiny_config):
 
 def test_identity_mapping_fails_the_flipped_attributes(tiny_config):
   keep = lambda x, c, training=False: x
-  result = evaluate.evaluate_synthetic(keep, tiny_config.data, batch_size=8)
+  result = evaluate.evaluate_synthetic(keep, tiny_config, batch_size=8)
   assert result['target_acc']['Male'] == 0.0 and result['target_acc']['Young'] == 0.0
   # A hair target is met only by images that already had that colour: 16 in all.
   assert sum(result['target_acc'][h] for h in synthetic.SYNTHETIC_ATTRS[:3]) * 16 == 16
@@ -64,7 +64,7 @@ class JointOracleGenerator(OracleGenerator):
 
 def test_joint_oracle_scores_perfectly_on_both_datasets(make_tiny_both_config, tmp_path):
   config = make_tiny_both_config(tmp_path / 'run')
-  result = evaluate.evaluate_synthetic(JointOracleGenerator(), config.data, batch_size=8)
+  result = evaluate.evaluate_synthetic(JointOracleGenerator(), config, batch_size=8)
   assert result['mean_target_acc'] == 1.0 and result['mean_all_acc'] == 1.0
   assert set(result['cross_acc']) == set(labels_lib.RAFD_CLASSES)
   assert result['mean_cross_acc'] == 1.0 and result['mean_cross_kept_acc'] == 1.0
@@ -76,6 +76,6 @@ def test_joint_identity_mapping_is_at_chance_on_expressions(make_tiny_both_confi
   """Each input already shows one of the 8 marks, so keeping it scores 1/8 on average."""
   config = make_tiny_both_config(tmp_path / 'run')
   keep = lambda x, c, training=False: x
-  result = evaluate.evaluate_synthetic(keep, config.data, batch_size=8)
+  result = evaluate.evaluate_synthetic(keep, config, batch_size=8)
   assert result['mean_cross_acc'] == pytest.approx(1 / 8)
   assert result['mean_cross_kept_acc'] == 1.0

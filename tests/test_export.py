@@ -12,12 +12,13 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import prediction_log_pb2
 
-from stargan_tf import export
+from stargan_tf import contract
+from stargan_tf import export_lib
 from stargan_tf import images
 from stargan_tf import labels as labels_lib
 from stargan_tf import models
-from stargan_tf import trainer
-from stargan_tf import translate
+from stargan_tf import runs
+from stargan_tf import translate_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL_NAME = 'faces'
@@ -33,23 +34,20 @@ SMALL_PNG = _encode(np.zeros([8, 8, 3], np.uint8), 'PNG')
 
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory, make_tiny_config):
-  """A tiny run trained for 2 steps; its checkpoint is what gets exported."""
-  config = make_tiny_config(tmp_path_factory.mktemp('export') / 'run', num_iters=2,
-                            num_iters_decay=0, n_critic=1)
-  trainer.train(config)
-  return config
+def trained(tiny_run):
+  """The session's tiny trained run; its checkpoint is what gets exported."""
+  return tiny_run
 
 
 @pytest.fixture(scope='module')
 def G(trained):
-  return trainer.restore_models(trained.train.work_dir)[1]
+  return runs.Run(trained.train.work_dir).restore().G
 
 
 @pytest.fixture(scope='module')
 def exported(trained, tmp_path_factory):
   """(version folder, loaded SavedModel) of one export of the tiny run."""
-  path = export.export_from_work_dir(trained.train.work_dir,
+  path = export_lib.export_from_work_dir(trained.train.work_dir,
                                      str(tmp_path_factory.mktemp('exports') / 'stargan'),
                                      model_name=MODEL_NAME)
   return path, tf.saved_model.load(path)
@@ -64,8 +62,8 @@ def test_layout(exported):
   assert os.path.basename(path) == '1'
   assert sorted(os.listdir(path)) == ['assets', 'assets.extra', 'fingerprint.pb', 'saved_model.pb',
                                       'variables']
-  assert sorted(os.listdir(os.path.join(path, 'assets.extra'))) == [export.METADATA_FILE,
-                                                                     export.WARMUP_FILE]
+  assert sorted(os.listdir(os.path.join(path, 'assets.extra'))) == [contract.METADATA_FILE,
+                                                                     contract.WARMUP_FILE]
   assert sorted(os.listdir(os.path.dirname(path))) == ['1']
 
 
@@ -73,7 +71,7 @@ def test_layout(exported):
 def test_serving_default_matches_keras_generator(exported, G, n, height, width):
   x = tf.random.stateless_uniform([n, height, width, 3], [n, height], minval=-1, maxval=1)
   c = _targets(n, G.c_dim, seed=n)
-  out = exported[1].signatures[export.SERVING_DEFAULT](image=x, target=c)
+  out = exported[1].signatures[contract.SERVING_DEFAULT](image=x, target=c)
   assert list(out) == ['image']
   assert out['image'].dtype == tf.float32 and out['image'].shape == (n, height, width, 3)
   np.testing.assert_allclose(out['image'].numpy(), G(x, c).numpy(), rtol=0, atol=1e-5)
@@ -89,10 +87,10 @@ def test_translate_bytes_equals_float_path(exported, G, tmp_path):
     blobs.append(_encode(array, fmt))
     (tmp_path / name).write_bytes(blobs[-1])
   c = _targets(3, G.c_dim)
-  out = exported[1].signatures[export.TRANSLATE_BYTES](image_bytes=tf.constant(blobs), target=c)
+  out = exported[1].signatures[contract.TRANSLATE_BYTES](image_bytes=tf.constant(blobs), target=c)
   assert list(out) == ['image_png'] and out['image_png'].shape == (3,)
   # The reference: the preprocessing translate applies to a user's own image files.
-  x = tf.stack([translate.load_own_image(str(tmp_path / name), 32) for name, _, _ in inputs])
+  x = tf.stack([translate_lib.load_own_image(str(tmp_path / name), 32) for name, _, _ in inputs])
   expected = images.denorm(G(x, c).numpy()).astype(int)
   for i, png in enumerate(out['image_png'].numpy()):
     assert png.startswith(b'\x89PNG')
@@ -104,31 +102,40 @@ def test_translate_bytes_equals_float_path(exported, G, tmp_path):
 def test_metadata_signature_and_file_agree(exported, trained):
   path, loaded = exported
   names = trained.data.selected_attrs
-  out = loaded.signatures[export.METADATA](**{export.METADATA_INPUT: tf.constant([0])})
+  out = loaded.signatures[contract.METADATA](**{contract.METADATA_INPUT: tf.constant([0])})
   assert out['domain_names'].numpy().tolist() == [[n.encode() for n in names]]
   assert out['domain_datasets'].numpy().tolist() == [[b'CelebA'] * len(names)]
   assert out['image_size'].numpy().tolist() == [32]
   assert out['label_dim'].numpy().tolist() == [len(names)]
-  assert out['dataset'].numpy().tolist() == [b'CelebA']
   assert out['model_name'].numpy().tolist() == [MODEL_NAME.encode()]
-  meta = export.read_metadata(path)
-  assert meta['domain_names'] == list(names)
-  assert meta['domain_datasets'] == ['CelebA'] * len(names)
-  assert (meta['image_size'], meta['label_dim'], meta['dataset'], meta['model_name'],
-          meta['version']) == (32, len(names), 'CelebA', MODEL_NAME, 1)
-  assert meta['label_layout'] == f'one column per domain: {", ".join(names)}'
-  assert export.label_space_of(meta) == labels_lib.label_space('CelebA', names)
-  assert meta['source'] == os.path.join(os.path.abspath(trained.train.work_dir), 'checkpoints',
-                                        'ckpt-2')
+  assert out['max_image_pixels'].numpy().tolist() == [contract.DEFAULT_MAX_IMAGE_PIXELS]
+  meta = contract.read_export_metadata(path)
+  assert contract.ModelMetadata.from_json(out['label_space'].numpy()[0].decode()) == meta
+  assert meta.label_space == labels_lib.label_space('CelebA', names) == trained.label_space
+  assert (meta.image_size, meta.model_name, meta.extra['version']) == (32, MODEL_NAME, 1)
+  assert meta.extra['source'] == os.path.join(os.path.abspath(trained.train.work_dir),
+                                              'checkpoints', 'ckpt-2')
+  record = meta.to_dict()
+  assert record['domain_names'] == list(names) and record['label_dim'] == len(names)
+  assert record['domain_datasets'] == ['CelebA'] * len(names)
+  assert record['label_layout'] == f'one column per domain: {", ".join(names)}'
   # One row per input row, whatever the values: what TF Serving's batching needs to split it.
-  two = loaded.signatures[export.METADATA](**{export.METADATA_INPUT: tf.constant([7, 8])})
+  two = loaded.signatures[contract.METADATA](**{contract.METADATA_INPUT: tf.constant([7, 8])})
   assert {k: v.shape[0] for k, v in two.items()} == dict.fromkeys(out, 2)
   assert two['domain_names'].numpy().tolist() == out['domain_names'].numpy().tolist() * 2
 
 
 def test_read_metadata_names_a_folder_that_is_not_an_export(tmp_path):
   with pytest.raises(FileNotFoundError, match='stargan.json not found'):
-    export.read_metadata(str(tmp_path))
+    contract.read_export_metadata(str(tmp_path))
+
+
+def test_metadata_of_an_earlier_version_asks_for_a_new_export(tmp_path):
+  (tmp_path / 'assets.extra').mkdir()
+  (tmp_path / 'assets.extra' / 'stargan.json').write_text(
+      '{"domain_names": ["a"], "label_dim": 1, "image_size": 8}')
+  with pytest.raises(ValueError, match='earlier version of stargan_tf; export .* again'):
+    contract.read_export_metadata(str(tmp_path))
 
 
 def _saved_model_cli():
@@ -148,21 +155,22 @@ def test_saved_model_cli_lists_the_documented_signatures(exported):
                           capture_output=True, text=True, check=True)
   blocks = _signature_blocks(result.stdout)
   expected = {
-      export.SERVING_DEFAULT: {
+      contract.SERVING_DEFAULT: {
           "inputs['image']": ('DT_FLOAT', '(-1, -1, -1, 3)'),
           "inputs['target']": ('DT_FLOAT', '(-1, -1)'),
           "outputs['image']": ('DT_FLOAT', '(-1, -1, -1, 3)')},
-      export.TRANSLATE_BYTES: {
+      contract.TRANSLATE_BYTES: {
           "inputs['image_bytes']": ('DT_STRING', '(-1)'),
           "inputs['target']": ('DT_FLOAT', '(-1, -1)'),
           "outputs['image_png']": ('DT_STRING', '(-1)')},
-      export.METADATA: {
-          f"inputs['{export.METADATA_INPUT}']": ('DT_INT32', '(-1)'),
+      contract.METADATA: {
+          f"inputs['{contract.METADATA_INPUT}']": ('DT_INT32', '(-1)'),
           "outputs['domain_names']": ('DT_STRING', '(-1, 5)'),
           "outputs['domain_datasets']": ('DT_STRING', '(-1, 5)'),
           "outputs['image_size']": ('DT_INT32', '(-1)'),
-          "outputs['dataset']": ('DT_STRING', '(-1)'),
+          "outputs['label_space']": ('DT_STRING', '(-1)'),
           "outputs['label_dim']": ('DT_INT32', '(-1)'),
+          "outputs['max_image_pixels']": ('DT_INT32', '(-1)'),
           "outputs['model_name']": ('DT_STRING', '(-1)')},
   }
   for key, tensors in expected.items():
@@ -175,18 +183,18 @@ def test_saved_model_cli_lists_the_documented_signatures(exported):
 
 
 @pytest.mark.parametrize('signature,inputs,message', [
-    (export.SERVING_DEFAULT, dict(image=np.zeros([2, 32, 32, 3]), target=np.zeros([2, 3])),
+    (contract.SERVING_DEFAULT, dict(image=np.zeros([2, 32, 32, 3]), target=np.zeros([2, 3])),
      r'target must be \[N, 5\] \(one column per domain: Black_Hair, Blond_Hair, Brown_Hair, '
      r'Male, Young\), got \[N, 3\]'),
-    (export.SERVING_DEFAULT, dict(image=np.zeros([2, 32, 32, 3]), target=np.zeros([3, 5])),
+    (contract.SERVING_DEFAULT, dict(image=np.zeros([2, 32, 32, 3]), target=np.zeros([3, 5])),
      'image and target must have the same batch size N, got 2 image rows and 3 target rows'),
-    (export.SERVING_DEFAULT, dict(image=np.zeros([1, 30, 32, 3]), target=np.zeros([1, 5])),
+    (contract.SERVING_DEFAULT, dict(image=np.zeros([1, 30, 32, 3]), target=np.zeros([1, 5])),
      'image height and width must be multiples of 4 .*, got 30x32'),
-    (export.TRANSLATE_BYTES, dict(image_bytes=[b'garbage'], target=np.zeros([1, 5])),
+    (contract.TRANSLATE_BYTES, dict(image_bytes=[b'garbage'], target=np.zeros([1, 5])),
      r'image_bytes must hold JPEG or PNG images; not JPEG or PNG at indices \[0\]'),
-    (export.TRANSLATE_BYTES, dict(image_bytes=[SMALL_PNG], target=np.zeros([2, 5])),
+    (contract.TRANSLATE_BYTES, dict(image_bytes=[SMALL_PNG], target=np.zeros([2, 5])),
      'image_bytes and target must have the same batch size N, got 1 image_bytes rows and 2'),
-    (export.TRANSLATE_BYTES, dict(image_bytes=[SMALL_PNG], target=np.zeros([1, 4])),
+    (contract.TRANSLATE_BYTES, dict(image_bytes=[SMALL_PNG], target=np.zeros([1, 4])),
      r'target must be \[N, 5\] .*, got \[N, 4\]'),
 ], ids=['target_width', 'batch_mismatch', 'size_not_multiple_of_4', 'garbage_bytes',
         'bytes_batch_mismatch', 'bytes_target_width'])
@@ -200,17 +208,17 @@ def test_bad_requests_fail_with_a_message_naming_the_problem(exported, signature
 
 def test_truncated_image_fails_naming_the_decoder(exported):
   with pytest.raises(tf.errors.InvalidArgumentError, match='PNG'):
-    exported[1].signatures[export.TRANSLATE_BYTES](image_bytes=tf.constant([SMALL_PNG[:20]]),
+    exported[1].signatures[contract.TRANSLATE_BYTES](image_bytes=tf.constant([SMALL_PNG[:20]]),
                                                    target=tf.zeros([1, 5]))
 
 
 def test_warmup_requests_replay_through_the_signatures(exported):
   path, loaded = exported
-  warmup = os.path.join(path, 'assets.extra', export.WARMUP_FILE)
+  warmup = os.path.join(path, 'assets.extra', contract.WARMUP_FILE)
   logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy())
           for r in tf.data.TFRecordDataset(warmup)]
   assert [log.predict_log.request.model_spec.signature_name for log in logs] == list(
-      export.SIGNATURES)
+      contract.SIGNATURES)
   outputs = {}
   for log in logs:
     request = log.predict_log.request
@@ -218,9 +226,9 @@ def test_warmup_requests_replay_through_the_signatures(exported):
     inputs = {k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()}
     outputs[request.model_spec.signature_name] = loaded.signatures[
         request.model_spec.signature_name](**inputs)
-  assert outputs[export.SERVING_DEFAULT]['image'].shape == (1, 32, 32, 3)
-  assert outputs[export.TRANSLATE_BYTES]['image_png'].shape == (1,)
-  assert outputs[export.METADATA]['label_dim'].numpy().tolist() == [5]
+  assert outputs[contract.SERVING_DEFAULT]['image'].shape == (1, 32, 32, 3)
+  assert outputs[contract.TRANSLATE_BYTES]['image_png'].shape == (1,)
+  assert outputs[contract.METADATA]['label_dim'].numpy().tolist() == [5]
   # Batch 1 everywhere, so that TF Serving's batching (if enabled) accepts every record.
   for log in logs:
     assert all(tensor.tensor_shape.dim[0].size == 1
@@ -233,10 +241,14 @@ def _tiny_generator():
   return G
 
 
+def _metadata(space, image_size, **kwargs):
+  return contract.ModelMetadata(label_space=space, image_size=image_size, **kwargs)
+
+
 def _export_tiny(export_dir, **kwargs):
-  return export.export_generator(_tiny_generator(), str(export_dir),
-                                 label_space=labels_lib.LabelSpace((('RaFD', ('a', 'b')),)),
-                                 image_size=8, **kwargs)
+  return export_lib.export_generator(
+      _tiny_generator(), str(export_dir), _metadata(labels_lib.label_space('RaFD', (), ('a', 'b')),
+                                                    8), **kwargs)
 
 
 def test_versions_are_next_free_and_never_overwritten(tmp_path):
@@ -257,7 +269,7 @@ def test_failed_export_leaves_nothing_behind(tmp_path, monkeypatch):
   def fail(*_):
     raise OSError('disk full')
 
-  monkeypatch.setattr(export, 'write_warmup', fail)
+  monkeypatch.setattr(export_lib, 'write_warmup', fail)
   with pytest.raises(OSError, match='disk full'):
     _export_tiny(tmp_path / 'stargan', version=7)
   assert os.listdir(tmp_path / 'stargan') == []
@@ -266,11 +278,10 @@ def test_failed_export_leaves_nothing_behind(tmp_path, monkeypatch):
 def test_label_dim_must_match_generator(tmp_path):
   with pytest.raises(ValueError, match=r'label_dim=3 columns \(one column per domain: a, b, c\) '
                      'but G was built for c_dim=2'):
-    export.export_generator(_tiny_generator(), str(tmp_path),
-                            label_space=labels_lib.LabelSpace((('RaFD', ('a', 'b', 'c')),)),
-                            image_size=8)
+    export_lib.export_generator(_tiny_generator(), str(tmp_path), _metadata(
+        labels_lib.label_space('RaFD', (), ('a', 'b', 'c')), 8))
   with pytest.raises(ValueError, match=r'label_dim=15 columns \(13 domains then the mask'):
-    export.export_generator(_tiny_generator(), str(tmp_path), label_space=JOINT, image_size=8)
+    export_lib.export_generator(_tiny_generator(), str(tmp_path), _metadata(JOINT, 8))
   assert os.listdir(tmp_path) == []
 
 
@@ -291,8 +302,8 @@ def joint_G():
 
 @pytest.fixture(scope='module')
 def joint_exported(joint_G, tmp_path_factory):
-  path = export.export_generator(joint_G, str(tmp_path_factory.mktemp('joint') / 'stargan'),
-                                 label_space=JOINT, image_size=JOINT_SIZE, model_name=MODEL_NAME)
+  path = export_lib.export_generator(joint_G, str(tmp_path_factory.mktemp('joint') / 'stargan'),
+                                     _metadata(JOINT, JOINT_SIZE, model_name=MODEL_NAME))
   return path, tf.saved_model.load(path)
 
 
@@ -306,27 +317,27 @@ def test_joint_metadata_lists_domains_with_their_datasets(joint_exported):
   path, loaded = joint_exported
   names = labels_lib.DEFAULT_ATTRS + labels_lib.RAFD_CLASSES
   datasets = ('CelebA',) * 5 + ('RaFD',) * 8
-  out = loaded.signatures[export.METADATA](**{export.METADATA_INPUT: tf.constant([0, 0])})
+  out = loaded.signatures[contract.METADATA](**{contract.METADATA_INPUT: tf.constant([0, 0])})
   assert out['domain_names'].numpy().tolist() == [[n.encode() for n in names]] * 2
   assert out['domain_datasets'].numpy().tolist() == [[d.encode() for d in datasets]] * 2
-  assert out['dataset'].numpy().tolist() == [b'Both'] * 2
   assert out['label_dim'].numpy().tolist() == [15] * 2
   assert out['image_size'].numpy().tolist() == [JOINT_SIZE] * 2
-  meta = export.read_metadata(path)
-  assert (meta['domain_names'], meta['domain_datasets']) == (list(names), list(datasets))
-  assert (meta['dataset'], meta['label_dim'], meta['image_size']) == ('Both', 15, JOINT_SIZE)
-  assert meta['label_layout'].startswith(
+  meta = contract.read_export_metadata(path)
+  assert meta.label_space == JOINT and meta.image_size == JOINT_SIZE
+  record = meta.to_dict()
+  assert (record['domain_names'], record['domain_datasets']) == (list(names), list(datasets))
+  assert record['label_dim'] == 15
+  assert record['label_layout'].startswith(
       '13 domains then the mask: [CelebA: Black_Hair, Blond_Hair, Brown_Hair, Male, Young | '
       'RaFD: angry, contemptuous, disgusted, fearful, happy, neutral, sad, surprised | mask: '
       'CelebA, RaFD]')
-  assert export.label_space_of(meta) == JOINT
 
 
 def test_joint_serving_default_matches_keras_generator(joint_exported, joint_G):
   c = _joint_targets()
   assert c.shape == (13, 15)
   x = tf.random.stateless_uniform([13, JOINT_SIZE, JOINT_SIZE, 3], [0, 1], minval=-1, maxval=1)
-  out = joint_exported[1].signatures[export.SERVING_DEFAULT](image=x, target=tf.constant(c))
+  out = joint_exported[1].signatures[contract.SERVING_DEFAULT](image=x, target=tf.constant(c))
   np.testing.assert_allclose(out['image'].numpy(), joint_G(x, c).numpy(), rtol=0, atol=1e-5)
 
 
@@ -334,8 +345,8 @@ def test_joint_serving_default_matches_keras_generator(joint_exported, joint_G):
 def test_joint_target_without_the_mask_is_rejected(joint_exported, width):
   message = (r'target must be \[N, 15\] \(13 domains then the mask: \[CelebA: Black_Hair, .* \| '
              rf'mask: CelebA, RaFD\]; .*\), got \[N, {width}\]')
-  images_in = {export.SERVING_DEFAULT: {'image': tf.zeros([1, JOINT_SIZE, JOINT_SIZE, 3])},
-               export.TRANSLATE_BYTES: {'image_bytes': tf.constant([SMALL_PNG])}}
+  images_in = {contract.SERVING_DEFAULT: {'image': tf.zeros([1, JOINT_SIZE, JOINT_SIZE, 3])},
+               contract.TRANSLATE_BYTES: {'image_bytes': tf.constant([SMALL_PNG])}}
   for signature, inputs in images_in.items():
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):
       joint_exported[1].signatures[signature](target=tf.zeros([1, width]), **inputs)
@@ -343,7 +354,7 @@ def test_joint_target_without_the_mask_is_rejected(joint_exported, width):
 
 def test_joint_warmup_targets_are_labels_with_their_mask(joint_exported):
   path, loaded = joint_exported
-  warmup = os.path.join(path, 'assets.extra', export.WARMUP_FILE)
+  warmup = os.path.join(path, 'assets.extra', contract.WARMUP_FILE)
   black_hair = JOINT.embed(np.array([[1, 0, 0, 0, 0]], np.float32), 'CelebA')
   for record in tf.data.TFRecordDataset(warmup):
     request = prediction_log_pb2.PredictionLog.FromString(record.numpy()).predict_log.request
@@ -366,4 +377,4 @@ def test_cli_exports_version_1(trained, tmp_path):
   assert result.stdout.strip().splitlines()[-1] == path
   assert 'Exported cli version 1' in result.stderr
   assert os.listdir(export_dir) == ['1']
-  assert export.read_metadata(path)['model_name'] == 'cli'
+  assert contract.read_export_metadata(path).model_name == 'cli'

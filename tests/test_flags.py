@@ -7,10 +7,12 @@ import sys
 
 import pytest
 
+from stargan_tf import labels
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _PARSE = ('import json, sys; from absl import flags; from stargan_tf import flags as f; '
-          'f.define_train_flags(); flags.FLAGS(sys.argv); '
-          'print(json.dumps(f.config_from_flags().to_dict()))')
+          'f.define_train_flags(); flags.FLAGS(sys.argv); c = f.config_from_flags(); '
+          'print(json.dumps({**c.to_dict(), "label_space": c.label_space.to_dict()}))')
 
 
 def _config(flagfile):
@@ -25,15 +27,17 @@ REFERENCE = {'image_size': 128, 'g_conv_dim': 64, 'd_conv_dim': 64, 'g_repeat_nu
              'd_repeat_num': 6}
 
 
-@pytest.mark.parametrize('flagfile, dataset, model', [
-    ('celeba.flags', 'CelebA', {'c_dim': 5, 'mask_vector': False}),
-    ('rafd.flags', 'RaFD', {'c_dim': 8, 'mask_vector': False}),
-    ('both.flags', 'Both', {'c_dim': 5, 'c2_dim': 8, 'mask_vector': True}),
+@pytest.mark.parametrize('flagfile, dataset, widths', [
+    ('celeba.flags', 'CelebA', [5]),
+    ('rafd.flags', 'RaFD', [8]),
+    ('both.flags', 'Both', [5, 8]),
 ])
-def test_reference_flag_files(flagfile, dataset, model):
+def test_reference_flag_files(flagfile, dataset, widths):
   c = _config(flagfile)
   assert c['data']['dataset'] == dataset
-  assert c['model'] == {**c['model'], **REFERENCE, **model}
+  assert c['model'] == REFERENCE
+  space = labels.LabelSpace.from_dict(c['label_space'])
+  assert [p.width for p in space.parts] == widths
   assert (c['data']['celeba_crop_size'], c['data']['rafd_crop_size']) == (178, 256)
   assert c['data']['batch_size'] == 16
   train = c['train']
@@ -47,5 +51,5 @@ def test_reference_flag_files(flagfile, dataset, model):
 def test_demo_flag_files(flagfile, dataset):
   c = _config(flagfile)
   assert c['data']['dataset'] == dataset and c['data']['synthetic_images'] == 6000
-  assert c['model']['mask_vector'] == (dataset == 'Both')
-  assert c['data']['image_size'] == c['model']['image_size'] == 32
+  assert labels.LabelSpace.from_dict(c['label_space']).mask == (dataset == 'Both')
+  assert c['model']['image_size'] == 32

@@ -5,6 +5,8 @@ import tensorflow as tf
 from stargan_tf import labels
 
 ATTRS = ('Black_Hair', 'Blond_Hair', 'Brown_Hair', 'Male', 'Young')
+CELEBA = labels.celeba_part(ATTRS)
+RAFD = labels.rafd_part()
 
 
 def test_vocabularies():
@@ -17,7 +19,7 @@ def test_vocabularies():
 def test_create_labels_celeba_hair_exclusive_and_flips():
   c_org = np.array([[1, 0, 0, 1, 0],
                     [0, 0, 0, 0, 1]], np.float32)
-  targets = labels.create_labels(c_org, 'CelebA', ATTRS)
+  targets = CELEBA.create_labels(c_org)
   assert len(targets) == 5
   np.testing.assert_array_equal(targets[0], [[1, 0, 0, 1, 0], [1, 0, 0, 0, 1]])  # black
   np.testing.assert_array_equal(targets[1], [[0, 1, 0, 1, 0], [0, 1, 0, 0, 1]])  # blond
@@ -30,34 +32,79 @@ def test_create_labels_celeba_hair_exclusive_and_flips():
 def test_create_labels_hair_only_among_selected():
   attrs = ('Blond_Hair', 'Gray_Hair', 'Smiling')
   c_org = np.array([[0, 1, 1]], np.float32)
-  t = labels.create_labels(c_org, 'CelebA', attrs)
+  part = labels.celeba_part(attrs)
+  assert part.kind == labels.MULTI_LABEL and part.exclusive == (('Blond_Hair', 'Gray_Hair'),)
+  t = part.create_labels(c_org)
   np.testing.assert_array_equal(np.concatenate(t), [[1, 0, 1], [0, 1, 1], [0, 1, 0]])
+
+
+def test_a_single_hair_colour_is_set_not_flipped():
+  # As in the reference: a hair-colour attribute is set to 1, even with no other hair colour.
+  t = labels.celeba_part(('Blond_Hair', 'Male')).create_labels(np.array([[1, 1]], np.float32))
+  np.testing.assert_array_equal(np.concatenate(t), [[1, 1], [1, 0]])
 
 
 def test_create_labels_rafd_one_hot():
   c_org = np.eye(8, dtype=np.float32)[[3, 5]]
-  t = labels.create_labels(c_org, 'RaFD')
+  assert RAFD.kind == labels.ONE_HOT
+  t = RAFD.create_labels(c_org)
   assert len(t) == 8
   for i, c in enumerate(t):
     np.testing.assert_array_equal(c, np.eye(8)[[i, i]])
 
 
 def test_create_labels_errors():
-  with pytest.raises(ValueError, match='attribute names'):
-    labels.create_labels(np.zeros([1, 5]), 'CelebA', ATTRS[:3])
-  with pytest.raises(ValueError, match='unknown dataset'):
-    labels.create_labels(np.zeros([1, 5]), 'MNIST', ATTRS)
+  with pytest.raises(ValueError, match=r'CelebA labels must be \[N, 5\]'):
+    CELEBA.create_labels(np.zeros([1, 3]))
 
 
 def test_parse_and_apply_target():
-  updates = labels.parse_target('Blond_Hair=1, Male=0', list(ATTRS))
+  updates = labels.parse_target('Blond_Hair=1, Male=0', ATTRS)
   assert updates == {1: 1.0, 3: 0.0}
   c_org = np.array([[1, 0, 0, 1, 1]], np.float32)
-  np.testing.assert_array_equal(labels.apply_target(c_org, updates, 'CelebA', list(ATTRS)),
-                                [[0, 1, 0, 0, 1]])
-  rafd = labels.apply_target(np.eye(8)[[0]], labels.parse_target('happy=1', list(
-      labels.RAFD_CLASSES)), 'RaFD', list(labels.RAFD_CLASSES))
+  np.testing.assert_array_equal(CELEBA.apply(c_org, updates), [[0, 1, 0, 0, 1]])
+  rafd = RAFD.apply(np.eye(8)[[0]], labels.parse_target('happy=1', labels.RAFD_CLASSES))
   np.testing.assert_array_equal(rafd, np.eye(8)[[4]])
+  with pytest.raises(ValueError, match='a RaFD label sets exactly one class to 1'):
+    RAFD.apply(np.eye(8)[[0]], {4: 0.0})
+
+
+class TestUserPart:
+  """A user's own dataset is one more LabelPart: nothing else changes."""
+
+  SEASONS = labels.LabelPart('Landscapes', ('summer', 'winter', 'night', 'day'),
+                             labels.MULTI_LABEL, exclusive=(('summer', 'winter'), ('night', 'day')))
+
+  def test_targets_follow_its_exclusive_groups(self):
+    t = self.SEASONS.create_labels(np.array([[1, 0, 0, 1]], np.float32))
+    np.testing.assert_array_equal(np.concatenate(t), [[1, 0, 0, 1], [0, 1, 0, 1],
+                                                      [1, 0, 1, 0], [1, 0, 0, 1]])
+
+  def test_joint_space_with_celeba_round_trips_and_embeds(self):
+    space = labels.LabelSpace((CELEBA, self.SEASONS))
+    assert (space.num_domains, space.label_dim, space.name) == (9, 11, 'CelebA+Landscapes')
+    assert labels.LabelSpace.from_dict(space.to_dict()) == space
+    np.testing.assert_array_equal(space.target('winter=1', 'summer=1,day=1'),
+                                  [[0] * 5 + [0, 1, 0, 1] + [0, 1]])
+
+  def test_samples_are_valid_labels(self):
+    rng = np.random.default_rng(0)
+    c = self.SEASONS.sample(2000, rng)
+    assert c[:, :2].sum(axis=1).max() == 1 and c[:, 2:].sum(axis=1).max() == 1
+    assert 0.25 < c[:, 0].mean() < 0.42  # one third: summer, winter or neither
+    r = RAFD.sample(800, rng)
+    assert (r.sum(axis=1) == 1).all() and len(set(r.argmax(axis=1))) == 8
+
+  @pytest.mark.parametrize('args, message', [
+      (('X', ('a', 'b'), 'softmax'), "kind 'softmax'"),
+      (('X', ('a', 'a')), 'names a domain twice'),
+      (('X', ('a',), labels.ONE_HOT), 'at least 2 classes'),
+      (('X', ('a', 'b'), labels.MULTI_LABEL, (('a', 'c'),)), 'must be disjoint groups of its'),
+      (('X', ()), 'has no domain names'),
+  ])
+  def test_bad_parts(self, args, message):
+    with pytest.raises(ValueError, match=message):
+      labels.LabelPart(*args)
 
 
 @pytest.mark.parametrize('spec, message', [
@@ -82,7 +129,8 @@ class TestJointLabelSpace:
     assert s.domain_names == ATTRS + labels.RAFD_CLASSES
     assert s.domain_datasets == ('CelebA',) * 5 + ('RaFD',) * 8
     assert (s.domain_slice('CelebA'), s.domain_slice('RaFD')) == (slice(0, 5), slice(5, 13))
-    assert labels.LabelSpace.from_names(s.domain_names, s.domain_datasets) == s
+    assert labels.LabelSpace.from_dict(s.to_dict()) == s
+    assert [p.kind for p in s.parts] == [labels.MULTI_LABEL, labels.ONE_HOT]
 
   def test_embed_sets_the_mask_and_zeros_the_other_part(self):
     celeba = np.array([[1, 0, 0, 1, 1], [0, 1, 0, 0, 0]], np.float32)
@@ -101,7 +149,7 @@ class TestJointLabelSpace:
     c_org = np.array([[1, 0, 0, 1, 0]], np.float32)
     targets = self.SPACE.create_labels(c_org, 'CelebA')
     assert len(targets) == 13 and all(t.shape == (1, 15) for t in targets)
-    for t, expected in zip(targets[:5], labels.create_labels(c_org, 'CelebA', ATTRS)):
+    for t, expected in zip(targets[:5], CELEBA.create_labels(c_org)):
       np.testing.assert_array_equal(t, np.concatenate([expected, np.zeros([1, 8]), [[1, 0]]], 1))
     for k, t in enumerate(targets[5:]):
       np.testing.assert_array_equal(t, np.concatenate([np.zeros([1, 5]), np.eye(8)[[k]],
@@ -134,6 +182,8 @@ class TestJointLabelSpace:
     with pytest.raises(ValueError, match='unknown dataset'):
       labels.label_space('MNIST')
     with pytest.raises(ValueError, match='distinct datasets'):
-      labels.LabelSpace((('CelebA', ATTRS), ('CelebA', ATTRS)))
+      labels.LabelSpace((CELEBA, CELEBA))
+    with pytest.raises(ValueError, match='share domain names'):
+      labels.LabelSpace((CELEBA, labels.rafd_part(('Male', 'other'))))
     with pytest.raises(ValueError, match="not one of this model's datasets"):
       labels.label_space('CelebA', ATTRS).domain_slice('RaFD')

@@ -13,10 +13,11 @@ error between different images):
 Two datasets (the mask vector): see the second test.
 """
 
-import conftest
+import helpers
 import pytest
 
-from stargan_tf import evaluate
+from stargan_tf import evaluate_lib as evaluate
+from stargan_tf import runs
 from stargan_tf import trainer
 
 ITERS = 1500
@@ -25,10 +26,10 @@ JOINT_ITERS = 1500
 
 def _train_and_score(root, num_iters, both=False):
   """Trains the demo set-up under root; returns evaluate_synthetic's scores on 256 test images."""
-  config = conftest.demo_config(root, num_iters, synthetic_images=6000, both=both)
+  config = helpers.demo_config(root, num_iters, synthetic_images=6000, both=both)
   trainer.train(config)
-  _, G, _ = trainer.restore_models(config.train.work_dir)
-  result = evaluate.evaluate_synthetic(G, config.data, max_images=256)
+  G = runs.Run(config.train.work_dir).restore().G
+  result = evaluate.evaluate_synthetic(G, config, max_images=256)
   print(evaluate.format_report(result))
   return result
 

@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from stargan_tf import labels as labels_lib
 from stargan_tf import losses
+
+MULTI, ONE_HOT = labels_lib.MULTI_LABEL, labels_lib.ONE_HOT
 from stargan_tf import models
 
 RNG = np.random.default_rng(0)
@@ -58,20 +61,20 @@ class TestClassification:
     logits = RNG.normal(scale=3, size=(6, 5))
     labels = RNG.integers(0, 2, size=(6, 5)).astype(np.float64)
     expected = np_sigmoid_ce(logits, labels).sum() / 6
-    got = losses.classification_loss(const(logits), const(labels), 'CelebA')
+    got = losses.classification_loss(const(logits), const(labels), MULTI)
     np.testing.assert_allclose(got, expected, rtol=1e-5)
 
   def test_rafd_is_softmax_ce_averaged_over_batch(self):
     logits = RNG.normal(scale=3, size=(6, 8))
     labels = np.eye(8)[RNG.integers(0, 8, size=6)]
     expected = np_softmax_ce(logits, labels).mean()
-    got = losses.classification_loss(const(logits), const(labels), 'RaFD')
+    got = losses.classification_loss(const(logits), const(labels), ONE_HOT)
     np.testing.assert_allclose(got, expected, rtol=1e-5)
 
-  @pytest.mark.parametrize('dataset', ['celeba', 'Both', ''])
-  def test_unknown_dataset_raises(self, dataset):
-    with pytest.raises(ValueError, match='dataset'):
-      losses.classification_loss(tf.zeros([2, 5]), tf.zeros([2, 5]), dataset)
+  @pytest.mark.parametrize('kind', ['CelebA', 'softmax', ''])
+  def test_unknown_kind_raises(self, kind):
+    with pytest.raises(ValueError, match='kind must be one of'):
+      losses.classification_loss(tf.zeros([2, 5]), tf.zeros([2, 5]), kind)
 
 
 def test_reconstruction_loss_is_mean_l1():
@@ -150,7 +153,7 @@ class TestComposite:
     c_org = RNG.integers(0, 2, size=(4, 5)).astype(np.float64)
     total, parts = losses.discriminator_loss(
         const(out_src_real), const(out_cls_real), const(c_org), const(out_src_fake), const(0.7),
-        lambda_cls=2.0, lambda_gp=10.0, dataset='CelebA')
+        lambda_cls=2.0, lambda_gp=10.0, kind=MULTI)
     assert set(parts) == {'D/loss_real', 'D/loss_fake', 'D/loss_cls', 'D/loss_gp'}
     expected = dict(real=-out_src_real.mean(), fake=out_src_fake.mean(),
                     cls=np_sigmoid_ce(out_cls_real, c_org).sum() / 4, gp=0.7)
@@ -166,7 +169,7 @@ class TestComposite:
     x_real, x_rec = RNG.uniform(-1, 1, (4, 8, 8, 3)), RNG.uniform(-1, 1, (4, 8, 8, 3))
     total, parts = losses.generator_loss(
         const(out_src_fake), const(out_cls_fake), const(c_trg), const(x_real), const(x_rec),
-        lambda_cls=3.0, lambda_rec=10.0, dataset='RaFD')
+        lambda_cls=3.0, lambda_rec=10.0, kind=ONE_HOT)
     assert set(parts) == {'G/loss_fake', 'G/loss_rec', 'G/loss_cls'}
     expected = dict(fake=-out_src_fake.mean(), rec=np.abs(x_real - x_rec).mean(),
                     cls=np_softmax_ce(out_cls_fake, c_trg).mean())
@@ -175,22 +178,22 @@ class TestComposite:
     np.testing.assert_allclose(
         total, expected['fake'] + 10.0 * expected['rec'] + 3.0 * expected['cls'], rtol=1e-5)
 
-  def test_unknown_dataset_raises(self):
+  def test_unknown_kind_raises(self):
     z = tf.zeros([2, 5])
-    with pytest.raises(ValueError, match='dataset'):
+    with pytest.raises(ValueError, match='kind'):
       losses.discriminator_loss(z, z, z, z, 0.0, 1.0, 10.0, 'Both')
-    with pytest.raises(ValueError, match='dataset'):
+    with pytest.raises(ValueError, match='kind'):
       losses.generator_loss(z, z, z, z, z, 1.0, 10.0, 'Both')
 
 
 class TestJointClassification:
   """--dataset=Both: a batch's classification loss reads only its own dataset's D_cls columns."""
 
-  @pytest.mark.parametrize('dataset, columns, width', [('CelebA', slice(0, 5), 5),
-                                                        ('RaFD', slice(5, 13), 8)])
-  def test_reads_only_its_own_slice(self, dataset, columns, width):
+  @pytest.mark.parametrize('kind, columns, width', [(MULTI, slice(0, 5), 5),
+                                                     (ONE_HOT, slice(5, 13), 8)])
+  def test_reads_only_its_own_slice(self, kind, columns, width):
     logits = RNG.normal(size=(4, 13))
-    if dataset == 'CelebA':
+    if kind == MULTI:
       labels = RNG.integers(0, 2, size=(4, width)).astype(np.float64)
       expected = np_sigmoid_ce(logits[:, columns], labels).sum() / 4
     else:
@@ -204,7 +207,7 @@ class TestJointClassification:
     def loss_and_grad(values):
       v = tf.Variable(values, dtype=tf.float32)
       with tf.GradientTape() as tape:
-        loss = losses.classification_loss(v, const(labels), dataset, columns)
+        loss = losses.classification_loss(v, const(labels), kind, columns)
       return loss.numpy(), tape.gradient(loss, v).numpy()
 
     loss, grad = loss_and_grad(logits)
@@ -221,8 +224,8 @@ class TestJointClassification:
     c = np.eye(8)[RNG.integers(0, 8, size=4)]
     x = const(RNG.uniform(-1, 1, (4, 8, 8, 3)))
     _, d_parts = losses.discriminator_loss(src, const(logits), const(c), src, 0.0, 1.0, 10.0,
-                                           'RaFD', slice(5, 13))
-    _, g_parts = losses.generator_loss(src, const(logits), const(c), x, x, 1.0, 10.0, 'RaFD',
+                                           ONE_HOT, slice(5, 13))
+    _, g_parts = losses.generator_loss(src, const(logits), const(c), x, x, 1.0, 10.0, ONE_HOT,
                                        slice(5, 13))
     expected = np_softmax_ce(logits[:, 5:], c).mean()
     np.testing.assert_allclose(d_parts['D/loss_cls'], expected, rtol=1e-5)

@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from stargan_tf import config as config_lib
+from stargan_tf import labels
 from stargan_tf import models
 
 # A tiny generator / discriminator keeps every test in this file fast.
@@ -77,6 +79,13 @@ class TestParameterCounts:
     d = models.Discriminator(image_size=128, c_dim=c_dim)
     d.build((None, 128, 128, 3))
     assert d.count_params() == expected
+
+  @pytest.mark.parametrize('dataset, g_params, d_params', [
+      ('CelebA', 8_430_528, 44_762_048), ('Both', 8_461_888, 44_827_584)])
+  def test_build_takes_the_widths_from_the_label_space(self, dataset, g_params, d_params):
+    """The paper's settings; Both: G takes 3 + 5 + 8 + 2 channels, D classifies 5 + 8."""
+    G, D = models.build(config_lib.ModelConfig(), labels.label_space(dataset))
+    assert (G.count_params(), D.count_params()) == (g_params, d_params)
 
   def test_building_by_calling_matches_build(self):
     g = models.Generator(**SMALL_G)
@@ -518,3 +527,14 @@ def conv_layers(model):
     elif isinstance(layer, models.ResidualBlock):
       found += [(f'{layer.name}/{path}', sub) for path, sub in conv_layers(layer)]
   return found
+
+
+def test_non_finite_weights_names_the_variables():
+  G, D = models.build(config_lib.ModelConfig(image_size=16, g_conv_dim=4, d_conv_dim=4,
+                                             g_repeat_num=1, d_repeat_num=2),
+                      labels.label_space('CelebA'))
+  assert models.non_finite_weights({'G': G, 'D': D}) == []
+  G.res1.conv1.kernel.assign(tf.fill(G.res1.conv1.kernel.shape, float('nan')))
+  D.conv_src.kernel.assign(D.conv_src.kernel * float('inf'))
+  bad = models.non_finite_weights({'G': G, 'D': D})
+  assert len(bad) == 2 and bad[0].startswith('G/') and 'res1' in bad[0] and bad[1].startswith('D/')

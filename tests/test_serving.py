@@ -1,6 +1,7 @@
 """serving/: the client against exports served by the PredictionService test server.
 
-The real tensorflow_model_server cannot run here (DESIGN.md §3). tests/prediction_server.py
+The real tensorflow_model_server is distributed only as a Docker image and a vendor apt
+repository, neither of which the test machines reach. tests/prediction_server.py
 answers Predict and GetModelMetadata over real gRPC (and REST) on loopback the way TF Serving's
 source does; what it checks and what it does not is listed in its docstring.
 """
@@ -28,12 +29,12 @@ from tensorflow_serving.config import model_server_config_pb2
 from prediction_server import Batching
 from prediction_server import PredictionServer
 from serving import client
-from stargan_tf import export
+from stargan_tf import contract
+from stargan_tf import export_lib
 from stargan_tf import images
 from stargan_tf import labels as labels_lib
 from stargan_tf import models
-from stargan_tf import trainer
-from stargan_tf import translate
+from stargan_tf import translate_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVING = os.path.join(ROOT, 'serving')
@@ -66,9 +67,9 @@ def export_dir(tmp_path_factory, make_tiny_config):
   """Version 1 of an untrained tiny generator, exported by stargan_tf.export (seconds)."""
   config = make_tiny_config(tmp_path_factory.mktemp('run'))
   keras.utils.set_random_seed(0)
-  G, _ = trainer.build_models(config.model)
+  G, _ = models.build(config.model, config.label_space)
   base = str(tmp_path_factory.mktemp('exports') / 'stargan')
-  export.export_generator(G, base, label_space=CELEBA, image_size=config.model.image_size)
+  export_lib.export_generator(G, base, contract.ModelMetadata(CELEBA, config.model.image_size))
   return base
 
 
@@ -91,7 +92,7 @@ def stub(server):
 
 def _expected_pngs(saved_model, photos, c_trg):
   data = [_read(p) for p in photos]
-  out = saved_model.signatures[export.TRANSLATE_BYTES](
+  out = saved_model.signatures[contract.TRANSLATE_BYTES](
       image_bytes=tf.constant(data), target=tf.constant(c_trg, tf.float32))
   return [bytes(b) for b in out['image_png'].numpy()]
 
@@ -115,7 +116,7 @@ def _predict_request(signature, model='stargan', version=None, **inputs):
 
 def _good_request():
   x = np.zeros([1, 32, 32, 3], np.float32)
-  return _predict_request(export.SERVING_DEFAULT, image=x, target=np.zeros([1, 5], np.float32))
+  return _predict_request(contract.SERVING_DEFAULT, image=x, target=np.zeros([1, 5], np.float32))
 
 
 # --- metadata and labels ---------------------------------------------------------------------
@@ -129,13 +130,13 @@ def test_get_model_metadata_lists_the_signatures(stub):
   signature_map = get_model_metadata_pb2.SignatureDefMap()
   assert response.metadata['signature_def'].Unpack(signature_map)
   signatures = signature_map.signature_def
-  assert set(export.SIGNATURES) <= set(signatures)
-  for name in export.SIGNATURES:
+  assert set(contract.SIGNATURES) <= set(signatures)
+  for name in contract.SIGNATURES:
     assert signatures[name].method_name == 'tensorflow/serving/predict'
-  assert set(signatures[export.SERVING_DEFAULT].inputs) == {'image', 'target'}
-  assert set(signatures[export.TRANSLATE_BYTES].inputs) == {'image_bytes', 'target'}
-  assert signatures[export.TRANSLATE_BYTES].inputs['image_bytes'].dtype == tf.string
-  assert set(signatures[export.TRANSLATE_BYTES].outputs) == {'image_png'}
+  assert set(signatures[contract.SERVING_DEFAULT].inputs) == {'image', 'target'}
+  assert set(signatures[contract.TRANSLATE_BYTES].inputs) == {'image_bytes', 'target'}
+  assert signatures[contract.TRANSLATE_BYTES].inputs['image_bytes'].dtype == tf.string
+  assert set(signatures[contract.TRANSLATE_BYTES].outputs) == {'image_png'}
 
 
 def test_model_info_over_grpc_and_rest(server):
@@ -205,10 +206,10 @@ def test_serving_default_equals_saved_model(server, saved_model, photos, tmp_pat
   c_trg = np.array([[0, 0, 1, 1, 0]] * 2, np.float32)
   x = np.stack([client.to_model_input(_read(p), 32) for p in photos])
   assert x.shape == (2, 32, 32, 3) and x.min() >= -1 and x.max() <= 1
-  expected = saved_model.signatures[export.SERVING_DEFAULT](
+  expected = saved_model.signatures[contract.SERVING_DEFAULT](
       image=tf.constant(x), target=tf.constant(c_trg))['image'].numpy()
   with client.GrpcTransport(server.address, 'stargan') as transport:
-    got = transport.predict(export.SERVING_DEFAULT, {'image': x, 'target': c_trg})
+    got = transport.predict(contract.SERVING_DEFAULT, {'image': x, 'target': c_trg})
   np.testing.assert_allclose(got['image'], expected, rtol=0, atol=1e-5)
 
   code, _, err = _run_main(['--server', server.address, '--image', photos[0], '--image',
@@ -230,8 +231,8 @@ def test_rest_answers_equal_grpc(server, saved_model, photos, tmp_path, capsys):
   inputs = {'image': x, 'target': np.array([[1, 0, 0, 0, 1]], np.float32)}
   with client.RestTransport(server.rest_url, 'stargan') as rest, \
        client.GrpcTransport(server.address, 'stargan') as rpc:
-    np.testing.assert_array_equal(rest.predict(export.SERVING_DEFAULT, inputs)['image'],
-                                  rpc.predict(export.SERVING_DEFAULT, inputs)['image'])
+    np.testing.assert_array_equal(rest.predict(contract.SERVING_DEFAULT, inputs)['image'],
+                                  rpc.predict(contract.SERVING_DEFAULT, inputs)['image'])
 
 
 def test_version_is_sent(server, photos, tmp_path, capsys):
@@ -247,25 +248,25 @@ _TARGET = np.zeros([1, 5], np.float32)
 
 
 @pytest.mark.parametrize('request_, code, message', [
-    (_predict_request(export.TRANSLATE_BYTES, image_bytes=np.array([b'not an image'], object),
+    (_predict_request(contract.TRANSLATE_BYTES, image_bytes=np.array([b'not an image'], object),
                       target=_TARGET),
      grpc.StatusCode.INVALID_ARGUMENT, 'JPEG or PNG'),
-    (_predict_request(export.SERVING_DEFAULT, image=np.zeros([1, 32, 32, 3], np.float32),
+    (_predict_request(contract.SERVING_DEFAULT, image=np.zeros([1, 32, 32, 3], np.float32),
                       target=np.zeros([1, 6], np.float32)),
      grpc.StatusCode.INVALID_ARGUMENT, r'target must be \[N, 5\]'),
-    (_predict_request(export.SERVING_DEFAULT, image=np.zeros([1, 32, 32, 3], np.float32)),
+    (_predict_request(contract.SERVING_DEFAULT, image=np.zeros([1, 32, 32, 3], np.float32)),
      grpc.StatusCode.INVALID_ARGUMENT, r'Missing but required: \{target\}'),
-    (_predict_request(export.SERVING_DEFAULT, image=np.zeros([1, 32, 32, 3], np.float32),
+    (_predict_request(contract.SERVING_DEFAULT, image=np.zeros([1, 32, 32, 3], np.float32),
                       target=_TARGET, extra=_TARGET),
      grpc.StatusCode.INVALID_ARGUMENT, r'Sent extra: \{extra\}'),
-    (_predict_request(export.SERVING_DEFAULT, image=np.zeros([1, 32, 32, 3], np.float64),
+    (_predict_request(contract.SERVING_DEFAULT, image=np.zeros([1, 32, 32, 3], np.float64),
                       target=_TARGET),
      grpc.StatusCode.INVALID_ARGUMENT, 'to be float32 but float64 is provided'),
-    (_predict_request(export.SERVING_DEFAULT, model='nope', image=np.zeros([1, 32, 32, 3],
+    (_predict_request(contract.SERVING_DEFAULT, model='nope', image=np.zeros([1, 32, 32, 3],
                                                                            np.float32),
                       target=_TARGET),
      grpc.StatusCode.NOT_FOUND, re.escape('Servable not found for request: Latest(nope)')),
-    (_predict_request(export.SERVING_DEFAULT, version=7, image=np.zeros([1, 32, 32, 3],
+    (_predict_request(contract.SERVING_DEFAULT, version=7, image=np.zeros([1, 32, 32, 3],
                                                                         np.float32),
                       target=_TARGET),
      grpc.StatusCode.NOT_FOUND, re.escape('Specific(stargan, 7)')),
@@ -293,7 +294,7 @@ def test_unknown_domain_name_lists_valid_names_and_sends_no_image(server, photos
   assert err == ("error: --set names unknown domain 'Blonde_Hair'; valid names: Black_Hair, "
                  'Blond_Hair, Brown_Hair, Male, Young.\n')
   sent = server.requests[before:]
-  assert sent == [('GetModelMetadata', 'stargan', ''), ('Predict', 'stargan', export.METADATA)]
+  assert sent == [('GetModelMetadata', 'stargan', ''), ('Predict', 'stargan', contract.METADATA)]
   assert not os.path.exists(tmp_path / 'o.png')
 
 
@@ -358,7 +359,7 @@ def joint_G():
 @pytest.fixture(scope='module')
 def joint_server(joint_G, tmp_path_factory):
   base = str(tmp_path_factory.mktemp('joint_exports') / 'stargan')
-  export.export_generator(joint_G, base, label_space=JOINT, image_size=32)
+  export_lib.export_generator(joint_G, base, contract.ModelMetadata(JOINT, 32))
   with PredictionServer({'stargan': base}, rest=True) as s:
     yield s
 
@@ -371,8 +372,8 @@ def test_joint_model_info_over_grpc_and_rest(joint_server):
                                                                    image_size=32)
 
 
-@pytest.mark.parametrize('rest, signature', [(False, export.TRANSLATE_BYTES),
-                                             (True, export.SERVING_DEFAULT)],
+@pytest.mark.parametrize('rest, signature', [(False, contract.TRANSLATE_BYTES),
+                                             (True, contract.SERVING_DEFAULT)],
                          ids=['grpc_translate_bytes', 'rest_serving_default'])
 def test_joint_set_of_a_rafd_expression_sends_the_label_with_its_mask(
     joint_server, joint_G, photos, tmp_path, capsys, rest, signature):
@@ -384,8 +385,8 @@ def test_joint_set_of_a_rafd_expression_sends_the_label_with_its_mask(
   label = JOINT.embed(np.eye(8, dtype=np.float32)[[4, 4]], 'RaFD')
   sent = joint_server.predict_inputs[-1]
   np.testing.assert_array_equal(sent['target'], label)
-  if signature == export.TRANSLATE_BYTES:
-    x = tf.stack([translate.load_own_image(p, 32) for p in photos])
+  if signature == contract.TRANSLATE_BYTES:
+    x = tf.stack([translate_lib.load_own_image(p, 32) for p in photos])
   else:
     x = np.stack([client.to_model_input(_read(p), 32) for p in photos])
   expected = images.denorm(joint_G(x, label).numpy()).astype(int)
@@ -409,7 +410,7 @@ def test_joint_domains_of_two_datasets_fail_before_any_image_is_sent(joint_serve
                             str(tmp_path / 'o.png')] + argv, capsys)
   assert (code, err) == (1, f'error: {message}\n')
   assert joint_server.requests[before:] == [('GetModelMetadata', 'stargan', ''),
-                                            ('Predict', 'stargan', export.METADATA)]
+                                            ('Predict', 'stargan', contract.METADATA)]
   assert not os.path.exists(tmp_path / 'o.png')
 
 
@@ -417,7 +418,7 @@ def test_joint_domains_of_two_datasets_fail_before_any_image_is_sent(joint_serve
 
 
 def _warmup_logs(export_dir):
-  path = os.path.join(export_dir, '1', 'assets.extra', export.WARMUP_FILE)
+  path = os.path.join(export_dir, '1', 'assets.extra', contract.WARMUP_FILE)
   return [prediction_log_pb2.PredictionLog.FromString(r)
           for r in tf.data.TFRecordDataset(path).as_numpy_iterator()]
 
@@ -427,7 +428,7 @@ def test_warmup_records_are_answered(export_dir, stub):
   assert [log.WhichOneof('log_type') for log in logs] == ['predict_log'] * len(logs)
   requests = [log.predict_log.request for log in logs]
   signatures = {r.model_spec.signature_name for r in requests}
-  assert {export.SERVING_DEFAULT, export.TRANSLATE_BYTES} <= signatures <= set(export.SIGNATURES)
+  assert {contract.SERVING_DEFAULT, contract.TRANSLATE_BYTES} <= signatures <= set(contract.SIGNATURES)
   for request in requests:
     response = stub.Predict(request, timeout=30)
     assert response.model_spec.version.value == 1
@@ -454,12 +455,12 @@ def test_loads_and_batches_images_under_enable_batching(export_dir, photos):
   with PredictionServer({'stargan': export_dir}, batching=Batching(max_batch)) as server, \
        client.GrpcTransport(server.address, 'stargan') as transport:
     data = [_read(p) for p in photos]
-    out = transport.predict(export.TRANSLATE_BYTES, {
+    out = transport.predict(contract.TRANSLATE_BYTES, {
         'image_bytes': np.array(data, object), 'target': np.zeros([2, 5], np.float32)})
     assert out['image_png'].shape == (2,)
     with pytest.raises(client.ServingError, match=f'Task size {max_batch + 1} is larger than '
                        f'maximum input batch size {max_batch}'):
-      transport.predict(export.SERVING_DEFAULT, {
+      transport.predict(contract.SERVING_DEFAULT, {
           'image': np.zeros([max_batch + 1, 32, 32, 3], np.float32),
           'target': np.zeros([max_batch + 1, 5], np.float32)})
 
@@ -532,13 +533,10 @@ def test_docker_compose_runs_tf_serving_on_the_config():
 
 
 @pytest.fixture(scope='module')
-def trained_export(tmp_path_factory, make_tiny_config):
-  """An export (by export_from_work_dir) of a tiny run trained for 2 steps."""
-  config = make_tiny_config(tmp_path_factory.mktemp('trained') / 'run', num_iters=2,
-                            num_iters_decay=0, n_critic=1)
-  trainer.train(config)
+def trained_export(tmp_path_factory, tiny_run):
+  """An export (by export_from_work_dir) of the session's tiny trained run."""
   base = str(tmp_path_factory.mktemp('trained_exports') / 'stargan')
-  export.export_from_work_dir(config.train.work_dir, base)
+  export_lib.export_from_work_dir(tiny_run.train.work_dir, base)
   return base
 
 
@@ -559,9 +557,9 @@ def test_trained_model_round_trip_through_the_cli(trained_export, photos, tmp_pa
     x = np.stack([client.to_model_input(_read(p), 32) for p in photos])
     c_trg = np.array([[1, 0, 0, 1, 0], [0, 0, 1, 0, 1]], np.float32)
     with client.GrpcTransport(server.address, 'stargan') as transport:
-      got = transport.predict(export.SERVING_DEFAULT, {'image': x, 'target': c_trg})['image']
-    want = saved_model.signatures[export.SERVING_DEFAULT](image=tf.constant(x),
+      got = transport.predict(contract.SERVING_DEFAULT, {'image': x, 'target': c_trg})['image']
+    want = saved_model.signatures[contract.SERVING_DEFAULT](image=tf.constant(x),
                                                           target=tf.constant(c_trg))['image']
     np.testing.assert_allclose(got, want.numpy(), rtol=0, atol=1e-5)
     assert [request[2] for request in server.requests] == [
-        '', export.METADATA, export.TRANSLATE_BYTES, '', export.SERVING_DEFAULT]
+        '', contract.METADATA, contract.TRANSLATE_BYTES, '', contract.SERVING_DEFAULT]

@@ -27,20 +27,22 @@ import re
 import subprocess
 import sys
 
-import conftest
+import helpers
 import numpy as np
 from PIL import Image
 import pytest
 import tensorflow as tf
 
-from stargan_tf import evaluate
-from stargan_tf import export
+from stargan_tf import config as config_lib
+from stargan_tf import contract
+from stargan_tf import evaluate_lib
+from stargan_tf import export_lib
 from stargan_tf import images
 from stargan_tf import labels as labels_lib
 from stargan_tf import models
-from stargan_tf import tflite
+from stargan_tf import tflite_lib as tflite
 from stargan_tf import trainer
-from stargan_tf import translate
+from stargan_tf import translate_lib
 from stargan_tf.data import pipeline
 from stargan_tf.data import splits
 
@@ -68,7 +70,7 @@ def _export_random_g(export_dir, conv_dim, repeat_num, seed=0, space=CELEBA):
   tf.keras.utils.set_random_seed(seed)
   G = models.Generator(conv_dim=conv_dim, c_dim=space.label_dim, repeat_num=repeat_num)
   G(tf.zeros([1, SIZE, SIZE, 3]), tf.zeros([1, space.label_dim]))
-  return export.export_generator(G, str(export_dir), label_space=space, image_size=SIZE)
+  return export_lib.export_generator(G, str(export_dir), contract.ModelMetadata(space, SIZE))
 
 
 @pytest.fixture(scope='module')
@@ -115,13 +117,13 @@ def test_fp32_model_has_the_fixed_signature_and_matches_the_saved_model(tiny_mod
 
 
 def test_sidecar_metadata(tiny_model):
-  assert not os.path.exists(tiny_model['path'] + '.tmp')
-  meta = tflite.read_tflite_metadata(tiny_model['path'])
-  assert meta['domain_names'] == list(labels_lib.DEFAULT_ATTRS)
-  assert meta['domain_datasets'] == ['CelebA'] * 5
-  assert (meta['dataset'], meta['label_dim'], meta['image_size'], meta['quantize']) == (
-      'CelebA', 5, SIZE, 'none')
-  assert export.label_space_of(meta) == CELEBA
+  assert not [n for n in os.listdir(os.path.dirname(tiny_model['path'])) if '.partial-' in n]
+  meta = contract.read_sidecar(tiny_model['path'])
+  assert meta.label_space == CELEBA
+  assert (meta.image_size, meta.extra['quantize']) == (SIZE, 'none')
+  record = meta.to_dict()
+  assert record['domain_names'] == list(labels_lib.DEFAULT_ATTRS)
+  assert record['domain_datasets'] == ['CelebA'] * 5 and record['label_dim'] == 5
 
 
 @pytest.mark.parametrize('image_shape, target_shape, message', [
@@ -137,7 +139,7 @@ def test_translate_image_is_the_model_on_the_preprocessed_image(tiny_model, tmp_
   face = _face(tmp_path / 'face.jpg')
   out = tflite.translate_image(tiny_model['path'], face, 'Blond_Hair=1', str(tmp_path / 'o.png'),
                                base='Black_Hair=1,Male=1')
-  x = translate.load_own_image(face, SIZE).numpy()[None]
+  x = translate_lib.load_own_image(face, SIZE).numpy()[None]
   # The base's hair colour is cleared when another is set; Male stays.
   y = tflite.run_tflite(tiny_model['path'], x, np.array([[0, 1, 0, 1, 0]], np.float32))
   grid = np.asarray(Image.open(out))
@@ -197,21 +199,21 @@ def test_int8_from_representative_images_at_another_size(tiny_export, tmp_path):
   assert details['image']['dtype'] == np.float32  # float in and out, int8 inside
   assert any(d['dtype'] == np.int8 for d in interpreter.get_tensor_details())
   assert r['image_size'] == 2 * SIZE and np.isfinite(r['max_abs_diff'])
-  assert tflite.read_tflite_metadata(str(out))['quantize'] == 'int8'
-  assert not os.path.exists(f'{out}.tmp')
+  assert contract.read_sidecar(str(out)).extra['quantize'] == 'int8'
+  assert not [n for n in os.listdir(os.path.dirname(str(out))) if '.partial-' in n]
 
 
-def test_random_targets_are_create_labels_targets():
-  c = tflite.random_targets(200, CELEBA, seed=3)
+def test_sample_targets_are_create_labels_targets():
+  c = CELEBA.sample_targets(200, seed=3)
   assert c.shape == (200, 5) and set(np.unique(c)) == {0.0, 1.0}
   assert (c[:, :3].sum(axis=1) <= 1).all()  # at most one hair colour
   assert len({tuple(row) for row in c}) > 10
-  rafd = tflite.random_targets(50, labels_lib.label_space('RaFD'))
+  rafd = labels_lib.label_space('RaFD').sample_targets(50)
   np.testing.assert_array_equal(rafd.sum(axis=1), 1.0)
 
 
-def test_random_targets_of_a_joint_model_include_both_datasets_with_their_mask():
-  c = tflite.random_targets(200, JOINT, seed=3)
+def test_sample_targets_of_a_joint_model_include_both_datasets_with_their_mask():
+  c = JOINT.sample_targets(200, seed=3)
   assert c.shape == (200, 15)
   celeba, rafd, mask = c[:, :5], c[:, 5:13], c[:, 13:]
   is_rafd = mask[:, 1] == 1
@@ -235,15 +237,15 @@ def joint_model(joint_export, tmp_path_factory):
 
 
 def test_joint_model_takes_the_mask_layout_and_matches_the_saved_model(joint_model, joint_export):
-  assert joint_model['max_abs_diff'] <= 1e-4  # on random_targets (both datasets' targets)
+  assert joint_model['max_abs_diff'] <= 1e-4  # on sample_targets (both datasets' targets)
   details = tflite.load_interpreter(joint_model['path']).get_signature_runner(
       'serving_default').get_input_details()
   assert list(details['target']['shape']) == [1, 15]
-  meta = tflite.read_tflite_metadata(joint_model['path'])
+  meta = contract.read_sidecar(joint_model['path']).to_dict()
   assert meta['domain_names'] == list(labels_lib.DEFAULT_ATTRS + labels_lib.RAFD_CLASSES)
   assert meta['domain_datasets'] == ['CelebA'] * 5 + ['RaFD'] * 8
-  assert (meta['dataset'], meta['label_dim']) == ('Both', 15)
-  assert export.label_space_of(meta) == JOINT
+  assert meta['label_dim'] == 15
+  assert contract.read_sidecar(joint_model['path']).label_space == JOINT
   # Every test-time target of a CelebA image: its 5 CelebA ones, then the 8 RaFD ones.
   c = np.concatenate(JOINT.create_labels(np.array([[0, 1, 0, 0, 1]], np.float32), 'CelebA'))
   x = np.random.default_rng(2).uniform(-1, 1, [len(c), SIZE, SIZE, 3]).astype(np.float32)
@@ -262,7 +264,7 @@ def test_joint_translate_image_builds_the_label_with_its_mask(joint_model, tmp_p
   face = _face(tmp_path / 'face.jpg')
   out = tflite.translate_image(joint_model['path'], face, target, str(tmp_path / 'o.png'),
                                base=base)
-  x = translate.load_own_image(face, SIZE).numpy()[None]
+  x = translate_lib.load_own_image(face, SIZE).numpy()[None]
   y = tflite.run_tflite(joint_model['path'], x, label)
   np.testing.assert_array_equal(np.asarray(Image.open(out)), images.make_grid([x, y]))
 
@@ -281,7 +283,7 @@ def test_joint_translate_image_refuses_domains_of_two_datasets(joint_model, tmp_
 
 
 class _TFLiteGenerator:
-  """A TFLite model behind the G(x, c) interface that `evaluate.evaluate_synthetic` calls."""
+  """A TFLite model behind the G(x, c) interface that `evaluate_lib.evaluate_synthetic` calls."""
 
   def __init__(self, model_path):
     self.interpreter = tflite.load_interpreter(model_path, num_threads=2)
@@ -305,23 +307,23 @@ def trained(tmp_path_factory):
   'size_mb'}}.
   """
   root = tmp_path_factory.mktemp('trained')
-  config = conftest.demo_config(root, TRAIN_ITERS, synthetic_images=1024 + NUM_EVAL + 1,
-                                 test_size=NUM_EVAL + 1, image_size=SIZE)
+  config = helpers.demo_config(root, TRAIN_ITERS, synthetic_images=1024 + NUM_EVAL + 1,
+                                test_size=NUM_EVAL + 1, image_size=SIZE)
   trainer.train(config)
-  saved_model_dir = export.export_from_work_dir(config.train.work_dir, str(root / 'export'))
-  return _measure(config.data, saved_model_dir, root)
+  saved_model_dir = export_lib.export_from_work_dir(config.train.work_dir, str(root / 'export'))
+  return _measure(config, saved_model_dir, root)
 
 
-def _measure(data_config, saved_model_dir, out_dir):
+def _measure(config, saved_model_dir, out_dir):
   """Converts the export in every variant and compares each with the SavedModel."""
   G = _SavedModelGenerator(saved_model_dir)
-  paths, c_org = splits.load_split(data_config, 'test')
+  paths, c_org = splits.load_split(config.data, 'test')
   x, c_src = next(iter(pipeline.make_dataset(paths[:NUM_DIFF], c_org[:NUM_DIFF], 178, SIZE,
                                              NUM_DIFF, training=False)))
-  targets = labels_lib.create_labels(c_src.numpy(), 'CelebA', data_config.selected_attrs)
+  targets = config.label_space.create_labels(c_src.numpy(), 'CelebA')
   inputs = [(x[i:i + 1].numpy(), c_trg[i:i + 1]) for c_trg in targets for i in range(NUM_DIFF)]
   expected = [G(tf.constant(xi), tf.constant(ci)).numpy() for xi, ci in inputs]
-  reference = evaluate.evaluate_synthetic(G, data_config, max_images=NUM_EVAL)
+  reference = evaluate_lib.evaluate_synthetic(G, config, max_images=NUM_EVAL)
   results = {'reference': reference}
   for quantize in tflite.QUANTIZATIONS:
     path = os.path.join(out_dir, f'{quantize}.tflite')
@@ -329,21 +331,21 @@ def _measure(data_config, saved_model_dir, out_dir):
     interpreter = tflite.load_interpreter(path, num_threads=2)
     diffs = np.stack([np.abs(tflite.run_tflite(interpreter, xi, ci) - e)
                       for (xi, ci), e in zip(inputs, expected)])
-    scores = evaluate.evaluate_synthetic(_TFLiteGenerator(path), data_config,
-                                         max_images=NUM_EVAL)
+    scores = evaluate_lib.evaluate_synthetic(_TFLiteGenerator(path), config,
+                                             max_images=NUM_EVAL)
     results[quantize] = {'max_abs_diff': float(diffs.max()), 'mean_abs_diff': float(diffs.mean()),
                          'p99_abs_diff': float(np.percentile(diffs, 99)),
                          'target_acc': scores['target_acc'],
                          'mean_target_acc': scores['mean_target_acc'],
                          'all_acc': scores['all_acc'], 'mean_all_acc': scores['mean_all_acc'],
                          'size_mb': converted['size_mb']}
-  print('\nSavedModel:\n' + evaluate.format_report(reference))
+  print('\nSavedModel:\n' + evaluate_lib.format_report(reference))
   print(json.dumps(results, indent=1, default=float))
   return results
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('quantize', tflite.QUANTIZATIONS)
+@pytest.mark.parametrize('quantize', config_lib.QUANTIZATIONS)
 def test_parity_with_the_saved_model_on_a_trained_model(trained, quantize):
   r = trained[quantize]
   measured = (r['max_abs_diff'], r['p99_abs_diff'], r['mean_abs_diff'])
@@ -355,7 +357,7 @@ def test_parity_with_the_saved_model_on_a_trained_model(trained, quantize):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('quantize', tflite.QUANTIZATIONS)
+@pytest.mark.parametrize('quantize', config_lib.QUANTIZATIONS)
 def test_quantised_models_still_translate_the_attributes(trained, quantize):
   reference = trained['reference']
   r = trained[quantize]

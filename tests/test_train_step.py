@@ -5,11 +5,13 @@ import tensorflow as tf
 from stargan_tf import config as config_lib
 from stargan_tf import labels
 from stargan_tf import losses
+from stargan_tf import models
 from stargan_tf import train_step
 from stargan_tf import trainer
 
-MODEL = config_lib.ModelConfig(c_dim=3, image_size=16, g_conv_dim=4, d_conv_dim=4,
-                               g_repeat_num=1, d_repeat_num=2)
+MODEL = config_lib.ModelConfig(image_size=16, g_conv_dim=4, d_conv_dim=4, g_repeat_num=1,
+                               d_repeat_num=2)
+SPACE = labels.label_space('CelebA', ('Black_Hair', 'Male', 'Young'))
 TRAIN = config_lib.TrainConfig()
 
 
@@ -37,11 +39,11 @@ def test_permute_labels_keeps_the_multiset():
 
 def _steps(seed=0):
   strategy = tf.distribute.get_strategy()
-  G, D = trainer.build_models(MODEL)
+  G, D = models.build(MODEL, SPACE)
   g_opt = trainer.build_optimizer(TRAIN.g_lr, TRAIN, G.trainable_variables)
   d_opt = trainer.build_optimizer(TRAIN.d_lr, TRAIN, D.trainable_variables)
   rng = tf.random.Generator.from_seed(seed)
-  return train_step.Steps(G, D, g_opt, d_opt, config_lib.LossConfig(), 'CelebA', strategy, rng)
+  return train_step.Steps(G, D, g_opt, d_opt, config_lib.LossConfig(), SPACE, strategy, rng)
 
 
 def _batch():
@@ -123,14 +125,12 @@ def test_adam_settings_and_lr_assignment():
   assert float(opt.learning_rate) == pytest.approx(5e-5)
 
 
-JOINT = labels.LabelSpace((('CelebA', ('Black_Hair', 'Male', 'Young')), ('RaFD', ('a', 'b'))))
-# The hand-built space's widths: G label 3 + 2 + mask 2 = 7, D classifies 5.
-JOINT_MODEL = config_lib.ModelConfig(c_dim=3, c2_dim=2, mask_vector=True, image_size=16,
-                                     g_conv_dim=4, d_conv_dim=4, g_repeat_num=1, d_repeat_num=2)
+# G label 3 + 2 + mask 2 = 7, D classifies 5.
+JOINT = labels.label_space('Both', ('Black_Hair', 'Male', 'Young'), ('a', 'b'))
 
 
 def _joint_steps():
-  G, D = trainer.build_models(JOINT_MODEL)
+  G, D = models.build(MODEL, JOINT)
   g_opt = trainer.build_optimizer(TRAIN.g_lr, TRAIN, G.trainable_variables)
   d_opt = trainer.build_optimizer(TRAIN.d_lr, TRAIN, D.trainable_variables)
   return train_step.Steps(G, D, g_opt, d_opt, config_lib.LossConfig(), JOINT,

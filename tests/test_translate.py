@@ -7,10 +7,11 @@ from PIL import Image
 import pytest
 import tensorflow as tf
 
+from stargan_tf import contract
 from stargan_tf import images
 from stargan_tf import labels
-from stargan_tf import trainer
-from stargan_tf import translate
+from stargan_tf import runs
+from stargan_tf import translate_lib as translate
 from stargan_tf.data import pipeline
 from stargan_tf.data import splits
 
@@ -18,29 +19,35 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory, make_tiny_config):
-  """A tiny run trained for 2 steps (module-wide: restoring it is what is tested here)."""
-  config = make_tiny_config(tmp_path_factory.mktemp('run'), num_iters=2, num_iters_decay=0,
-                            n_critic=1, log_step=1)
-  trainer.train(config)
-  return config
+def trained(tiny_run):
+  return tiny_run
 
 
-def test_test_split_grids(trained):
-  out = translate.translate(trained.train.work_dir, batch_size=6)
-  assert [os.path.basename(p) for p in out] == ['1-images.png', '2-images.png', '3-images.png']
-  shapes = [np.asarray(Image.open(p)).shape for p in out]
-  assert shapes == [(6 * 32, 6 * 32, 3), (6 * 32, 6 * 32, 3), (4 * 32, 6 * 32, 3)]
-  assert os.path.dirname(out[0]) == os.path.join(trained.train.work_dir, 'results')
+def _cells(path, rows, columns, size=32):
+  """The images of a grid file (below its header row, right of any row names), checked to have
+  `rows` x `columns` cells of `size` px and a header above them."""
+  grid = np.asarray(Image.open(path))
+  assert grid.shape[0] > rows * size and grid.shape[1] >= columns * size, grid.shape
+  assert (grid[:grid.shape[0] - rows * size] < 128).any(), 'no names in the header'
+  return grid[-rows * size:, -columns * size:]
+
+
+def test_test_split_grids(trained, tmp_path):
+  out = translate.translate(trained.train.work_dir, str(tmp_path), batch_size=6)
+  assert [os.path.basename(p) for p in out] == ['000001-images.png', '000002-images.png',
+                                                '000003-images.png']
+  for path, rows in zip(out, (6, 6, 4)):
+    assert _cells(path, rows, 6).shape == (rows * 32, 6 * 32, 3)
+  assert translate.default_output_dir(trained.train.work_dir) == os.path.join(
+      trained.train.work_dir, 'results')
 
 
 def test_explicit_target_column_is_g_of_that_target(trained, tmp_path):
   out = translate.translate(trained.train.work_dir, str(tmp_path), target='Blond_Hair=1,Male=0',
                             batch_size=4, max_images=4)
   assert len(out) == 1
-  grid = np.asarray(Image.open(out[0]))
-  assert grid.shape == (4 * 32, 2 * 32, 3)
-  _, G, _ = trainer.restore_models(trained.train.work_dir)
+  grid = _cells(out[0], 4, 2)
+  G = runs.Run(trained.train.work_dir).restore().G
   paths, c_org = splits.load_split(trained.data, 'test')
   x, c = next(iter(pipeline.make_dataset(paths[:4], c_org[:4], 178, 32, 4, training=False)))
   c_trg = c.numpy().copy()
@@ -60,7 +67,10 @@ def test_own_images_any_size(trained, tmp_path):
   (own / 'notes.txt').write_text('not an image')
   out = translate.translate(trained.train.work_dir, str(tmp_path / 'out'), input_dir=str(own))
   grid = np.asarray(Image.open(out[0]))
-  assert grid.shape == (2 * 32, 6 * 32, 3)
+  assert _cells(out[0], 2, 6).shape == (2 * 32, 6 * 32, 3)
+  assert grid.shape[1] > 6 * 32  # the file names of the rows
+  assert translate.default_output_dir(trained.train.work_dir, str(own) + '/') == os.path.join(
+      trained.train.work_dir, 'results', 'own')
 
 
 def test_own_image_preprocessing_is_a_central_square():
@@ -96,49 +106,54 @@ def test_cli_flagfile_with_overrides_then_translate(tmp_path, synthetic_dir):
       [sys.executable, '-m', 'stargan_tf.train', '--flagfile=configs/synthetic.flags',
        f'--work_dir={work_dir}', f'--attr_path={synthetic_dir}/list_attr_celeba.txt',
        f'--celeba_image_dir={synthetic_dir}/img_align_celeba', '--synthetic_images=0',
-       '--test_size=17', '--g_conv_dim=8', '--d_conv_dim=8', '--num_iters=2',
-       '--num_iters_decay=0', '--log_step=1'],
+       '--test_size=17', '--g_conv_dim=8', '--d_conv_dim=8', '--num_iters=2', '--log_step=1'],
       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
   assert train.returncode == 0, train.stderr[-3000:]
   assert 'step 2/2' in train.stderr
   assert 'ETA' in train.stderr
-  saved = open(work_dir / 'config.json').read()
-  assert '"g_conv_dim": 8' in saved and '"image_size": 32' in saved
+  # The flag file's --num_iters_decay=3000 is longer than this run: it decays over the run.
+  assert '--num_iters_decay=3000 is longer than --num_iters=2' in train.stderr
+  saved = runs.Run(str(work_dir)).load_config()
+  assert (saved.model.g_conv_dim, saved.model.image_size) == (8, 32)
+  assert saved.train.num_iters_decay == 2
+  # A quiet start, and a summary of where everything went and what to run next.
+  assert 'cuInit' not in train.stderr and 'absl::InitializeLog' not in train.stderr
+  assert f'python -m stargan_tf.translate --work_dir={work_dir}' in train.stderr
   result = subprocess.run(
       [sys.executable, '-m', 'stargan_tf.translate', f'--work_dir={work_dir}', '--max_images=4',
        '--batch_size=4', '--target=Young=1'],
       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]
-  assert os.listdir(work_dir / 'results') == ['1-images.png']
+  assert os.listdir(work_dir / 'results') == ['000001-images.png']
   bad = subprocess.run(
       [sys.executable, '-m', 'stargan_tf.train', '--flagfile=configs/synthetic.flags',
        f'--work_dir={tmp_path / "bad"}', '--selected_attrs=Black_Hair,Purple_Hair'],
       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-  assert bad.returncode != 0
-  assert "unknown CelebA attribute(s) ['Purple_Hair']" in bad.stderr
+  assert bad.returncode == 1
+  assert "error: --selected_attrs: unknown CelebA attribute(s) ['Purple_Hair']" in bad.stderr
+  assert 'Traceback' not in bad.stderr
 
 
 def test_joint_grids_have_a_column_per_domain_of_both_datasets(trained_both, tmp_path):
   """--dataset=Both: CelebA test images x [input | 5 CelebA targets | 8 RaFD expressions]."""
   out = translate.translate(trained_both.train.work_dir, str(tmp_path / 'split'), batch_size=4,
                             max_images=4)
-  assert np.asarray(Image.open(out[0])).shape == (4 * 32, 14 * 32, 3)
+  assert _cells(out[0], 4, 14).shape == (4 * 32, 14 * 32, 3)
   own = tmp_path / 'own'
   own.mkdir()
   Image.fromarray(np.random.RandomState(0).randint(0, 255, [60, 50, 3], np.uint8)).save(
       own / 'face.png')
   out = translate.translate(trained_both.train.work_dir, str(tmp_path / 'own_out'),
                             input_dir=str(own))
-  assert np.asarray(Image.open(out[0])).shape == (32, 14 * 32, 3)
+  assert _cells(out[0], 1, 14).shape == (32, 14 * 32, 3)
 
 
 def test_joint_target_of_the_other_dataset_sets_its_mask(trained_both, tmp_path):
   """--target=happy=1 on CelebA images: G gets [0 (5) | one-hot happy (8) | 0 1]."""
   out = translate.translate(trained_both.train.work_dir, str(tmp_path), target='happy=1',
                             batch_size=4, max_images=4)
-  grid = np.asarray(Image.open(out[0]))
-  assert grid.shape == (4 * 32, 2 * 32, 3)
-  _, G, _ = trainer.restore_models(trained_both.train.work_dir)
+  grid = _cells(out[0], 4, 2)
+  G = runs.Run(trained_both.train.work_dir).restore().G
   paths, c_org = splits.load_split(trained_both.data, 'test', 'CelebA')
   x, _ = next(iter(pipeline.make_dataset(paths[:4], c_org[:4], 178, 32, 4, training=False)))
   c_trg = np.zeros([4, 15], np.float32)
@@ -153,7 +168,6 @@ def test_joint_target_of_the_other_dataset_sets_its_mask(trained_both, tmp_path)
 @pytest.mark.slow
 def test_cli_joint_demo_trains_translates_and_exports(tmp_path):
   """configs/synthetic_both.flags end to end: both synthetic datasets are written on first use."""
-  from stargan_tf import export  # pylint: disable=g-import-not-at-top
   data, work_dir = tmp_path / 'data', tmp_path / 'run'
   env = dict(os.environ, PYTHONPATH=ROOT)
   run = lambda *args: subprocess.run([sys.executable, '-m', *args], cwd=ROOT, env=env,
@@ -167,18 +181,17 @@ def test_cli_joint_demo_trains_translates_and_exports(tmp_path):
   assert train.returncode == 0, train.stderr[-3000:]
   assert 'CelebA/D/loss_cls' in train.stderr and 'RaFD/G/loss_cls' in train.stderr
   assert sorted(os.listdir(data / 'RaFD' / 'test')) == list(labels.RAFD_CLASSES)
-  saved = open(work_dir / 'config.json').read()
-  assert '"mask_vector": true' in saved and '"dataset": "Both"' in saved
+  saved = runs.Run(str(work_dir)).load_config()
+  assert saved.data.dataset == 'Both' and saved.label_space.mask
 
   translated = run('stargan_tf.translate', f'--work_dir={work_dir}', '--max_images=4',
                    '--batch_size=4')
   assert translated.returncode == 0, translated.stderr[-3000:]
-  grid = np.asarray(Image.open(work_dir / 'results' / '1-images.png'))
-  assert grid.shape == (4 * 32, 14 * 32, 3)
+  assert _cells(work_dir / 'results' / '000001-images.png', 4, 14).shape == (4 * 32, 14 * 32, 3)
 
   exported = run('stargan_tf.export', f'--work_dir={work_dir}',
                  f'--export_dir={tmp_path / "exports"}')
   assert exported.returncode == 0, exported.stderr[-3000:]
-  metadata = export.read_metadata(str(tmp_path / 'exports' / '1'))
-  assert metadata['domain_names'] == list(labels.DEFAULT_ATTRS + labels.RAFD_CLASSES)
-  assert metadata['label_dim'] == 15 and metadata['dataset'] == 'Both'
+  metadata = contract.read_export_metadata(str(tmp_path / 'exports' / '1'))
+  assert metadata.label_space.domain_names == labels.DEFAULT_ATTRS + labels.RAFD_CLASSES
+  assert metadata.label_space.label_dim == 15

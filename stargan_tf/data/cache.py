@@ -1,6 +1,6 @@
 """Optional on-disk cache of preprocessed images: decode, crop and resize once, not every epoch.
 
-  python -m stargan_tf.data.cache --flagfile=configs/celeba.flags --cache_dir=/fast/celeba128
+  python -m stargan_tf.cache --flagfile=configs/celeba.flags --cache_dir=/fast/celeba128
 
 writes the center-cropped, resized images of a dataset's train and test splits (uint8, before any
 flip) into `--cache_dir`; `pipeline.make_dataset(..., cache_dir=...)` then reads them instead of
@@ -47,11 +47,9 @@ import os
 import shutil
 import time
 
-from absl import app
 from absl import logging
 import tensorflow as tf
 
-from stargan_tf import flags as flags_lib
 from stargan_tf.data import ops
 from stargan_tf.data import splits
 
@@ -73,8 +71,8 @@ def _unique_sources(paths):
 
 
 def _write_command(cache_dir):
-  return (f'python -m stargan_tf.data.cache --cache_dir={cache_dir} with the flags (or flagfile) '
-          'of the training run')
+  return (f'python -m stargan_tf.cache --cache_dir={cache_dir} with the flags (or flagfile) of '
+          'the training run')
 
 
 def read_manifest(cache_dir):
@@ -294,9 +292,10 @@ def write_cache(paths, crop_size, image_size, cache_dir, log_every=1000):
   return len(sources)
 
 
-def write_cache_for_config(data_config):
-  """Caches the train and test splits of a `stargan_tf.config.DataConfig` into its cache_dir
-  (with --dataset=Both one cache per dataset, <cache_dir>/CelebA and <cache_dir>/RaFD).
+def write_cache_for_config(data_config, image_size):
+  """Caches the train and test splits of a `stargan_tf.config.DataConfig` at `image_size` into
+  its cache_dir (with --dataset=Both one cache per dataset, <cache_dir>/CelebA and
+  <cache_dir>/RaFD).
 
   Returns the number of images cached.
   """
@@ -307,23 +306,5 @@ def write_cache_for_config(data_config):
     for split in ('train', 'test'):
       split_paths, _ = splits.load_split(d, split, dataset)
       paths.extend(split_paths)
-    total += write_cache(paths, d.crop_size_of(dataset), d.image_size, d.cache_dir_of(dataset))
+    total += write_cache(paths, d.crop_size_of(dataset), image_size, d.cache_dir_of(dataset))
   return total
-
-
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
-  data_config = flags_lib.config_from_flags().data
-  if not data_config.cache_dir:
-    raise app.UsageError('--cache_dir is required: the folder to write the image cache into.')
-  write_cache_for_config(data_config)
-
-
-def run():
-  flags_lib.define_train_flags()  # the dataset, sizes and --cache_dir, as for training
-  app.run(main)
-
-
-if __name__ == '__main__':
-  run()

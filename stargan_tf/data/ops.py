@@ -20,7 +20,8 @@ import os
 
 import tensorflow as tf
 
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
+from stargan_tf.data import integrity
+
 JPEG_SIGNATURE = b'\xff\xd8\xff'  # what tf.io.decode_image recognises as JPEG
 # Extra pixels decoded around a JPEG crop window and trimmed: libjpeg's fancy chroma upsampling
 # treats the window's outer columns as the image border (1 pixel would do but for windows of
@@ -212,7 +213,7 @@ def list_images(folder, flag):
   """Sorted JPEG/PNG paths in `folder`; errors name the flag that gave the folder."""
   if not os.path.isdir(folder):
     raise FileNotFoundError(f'{flag}={folder} is not a folder.')
-  names = sorted(n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS))
+  names = sorted(n for n in os.listdir(folder) if n.lower().endswith(integrity.IMAGE_EXTENSIONS))
   if not names:
-    raise ValueError(f'{flag}={folder} holds no {"/".join(IMAGE_EXTENSIONS)} images.')
+    raise ValueError(f'{flag}={folder} holds no {"/".join(integrity.IMAGE_EXTENSIONS)} images.')
   return [os.path.join(folder, n) for n in names]

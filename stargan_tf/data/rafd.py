@@ -3,7 +3,7 @@
 Layout (as the reference ImageFolder loader expects): `image_dir/<class>/<image>.jpg|.jpeg|.png`.
 Class names are the sorted sub-folder names (`labels.RAFD_CLASSES` for the 8 RaFD expressions);
 files are sorted within a class. Images go through the same cheap integrity check as CelebA
-(`celeba.check_images`): bad files are skipped with one warning. Preprocessing crops the central
+(`integrity.check_images`): bad files are skipped with one warning. Preprocessing crops the central
 256x256 (the caller passes crop_size) before resizing.
 """
 
@@ -13,8 +13,7 @@ from absl import logging
 import numpy as np
 
 from stargan_tf import labels as labels_lib
-from stargan_tf.data import celeba
-from stargan_tf.data import ops
+from stargan_tf.data import integrity
 
 
 _HOW_TO_GET = (
@@ -55,12 +54,12 @@ def rafd_split(image_dir):
   paths, class_ids = [], []
   for class_id, name in enumerate(names):
     folder = os.path.join(image_dir, name)
-    files = sorted(f for f in os.listdir(folder) if f.lower().endswith(ops.IMAGE_EXTENSIONS))
+    files = sorted(f for f in os.listdir(folder) if f.lower().endswith(integrity.IMAGE_EXTENSIONS))
     if not files:
-      raise ValueError(f'RaFD class folder {folder!r} has no {"/".join(ops.IMAGE_EXTENSIONS)} '
+      raise ValueError(f'RaFD class folder {folder!r} has no {"/".join(integrity.IMAGE_EXTENSIONS)} '
                        f'images.')
     paths += [os.path.join(folder, f) for f in files]
     class_ids += [class_id] * len(files)
   labels = np.eye(len(names), dtype=np.float32)[class_ids]
-  paths, labels = celeba.drop_bad_images(paths, labels, f'RaFD images in {image_dir}')
+  paths, labels = integrity.drop_bad_images(paths, labels, f'RaFD images in {image_dir}')
   return paths, labels, names

@@ -1,0 +1,109 @@
+"""What every command (`python -m stargan_tf.<command>`) shares: start-up, --help and errors.
+
+  * A quiet start. Importing TensorFlow prints start-up notices from its C++ runtime (that
+    oneDNN is on, which CPU instructions it was built for, that there is no CUDA driver on a
+    machine without a GPU, a `failed call to cuInit` error from the same GPU probe), before its
+    logging can be configured, so log levels do not silence them. `import_tensorflow` loads
+    TensorFlow with the process's stderr captured and replays everything except those known
+    notices; any other message, an error included, still reaches the terminal. The cuInit error
+    is dropped only on machines without an NVIDIA device, where it is expected.
+  * `--help` shows the command's own flags (`--helpfull` lists every flag, absl's included).
+  * Errors a user can fix (bad flags, missing or unreadable files, a locked or diverged run)
+    end the command with a one-line `error: ...` on stderr and exit status 1, not a traceback;
+    `--verbosity=1` shows the traceback too.
+
+Commands keep their library imports inside `main`, so TensorFlow is first imported by
+`import_tensorflow`.
+"""
+
+import glob
+import os
+import re
+import sys
+import tempfile
+
+from absl import app
+from absl import flags
+from absl import logging
+
+# Lines TensorFlow writes to stderr while it loads and probes for devices, and which say nothing
+# a user must act on.
+_START_UP_NOTICES = (
+    r'All log messages before absl::InitializeLog\(\) is called are written to STDERR',
+    r'port\.cc:\d+\] oneDNN custom operations are on',
+    r'cudart_stub\.cc:\d+\] Could not find cuda drivers on your machine',
+    r'cpu_feature_guard\.cc:\d+\] This TensorFlow binary is optimized',
+    r'^To enable the following instructions: .* rebuild TensorFlow with the appropriate',
+)
+_NO_GPU_NOTICES = (r'cuda_(platform|executor|diagnostics)\.cc:\d+\] .*(cuInit|CUDA)',)
+
+# Exceptions that carry a message for the user rather than a bug.
+USER_ERRORS = (ValueError, OSError, FloatingPointError, RuntimeError)
+
+
+def _has_nvidia_device():
+  return bool(glob.glob('/dev/nvidia[0-9]*'))
+
+
+def _is_notice(line, patterns):
+  return any(re.search(p, line) for p in patterns)
+
+
+def import_tensorflow():
+  """Imports TensorFlow and lists its devices with the start-up notices filtered out of stderr.
+
+  A no-op once TensorFlow is imported. Returns the tensorflow module.
+  """
+  if 'tensorflow' in sys.modules:
+    return sys.modules['tensorflow']
+  patterns = _START_UP_NOTICES + (() if _has_nvidia_device() else _NO_GPU_NOTICES)
+  sys.stderr.flush()
+  saved = os.dup(2)
+  with tempfile.TemporaryFile() as capture:
+    os.dup2(capture.fileno(), 2)
+    try:
+      import tensorflow as tf  # pylint: disable=g-import-not-at-top
+      tf.config.list_physical_devices()  # the device probe (where CUDA is tried)
+    finally:
+      os.dup2(saved, 2)
+      os.close(saved)
+      capture.seek(0)
+      for line in capture.read().decode('utf-8', 'replace').splitlines(keepends=True):
+        if not _is_notice(line, patterns):
+          sys.stderr.write(line)
+      sys.stderr.flush()
+  return tf
+
+
+def run(main, define_flags):
+  """Runs a command: defines its flags, loads TensorFlow quietly, then `main(argv)` under absl.
+
+  Args:
+    main: the command's main(argv).
+    define_flags: defines the command's flags (from `stargan_tf.flags`).
+  """
+  before = set(flags.FLAGS)
+  define_flags()
+  # --help prints the key flags of the main program (absl keys them by sys.argv[0]).
+  for name in flags.FLAGS:
+    if name not in before:
+      flags.FLAGS.register_key_flag_for_module(sys.argv[0], flags.FLAGS[name])
+  module = sys.modules.get(main.__module__)
+  main_module = sys.modules.get('__main__')
+  if main_module is not None and not main_module.__doc__ and module is not None:
+    main_module.__doc__ = module.__doc__  # an installed console script's usage text
+  import_tensorflow()
+  app.run(lambda argv: _main_with_clean_errors(main, argv))
+
+
+def _main_with_clean_errors(main, argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  try:
+    return main(argv)
+  except USER_ERRORS as e:
+    if logging.get_verbosity() >= logging.DEBUG:
+      raise
+    message = str(e) or type(e).__name__
+    print(f'error: {message}', file=sys.stderr)
+    sys.exit(1)

@@ -1,0 +1,246 @@
+"""Export the generator as a SavedModel that TF Serving loads as it is.
+
+The signatures and the metadata record are the deployment contract (`contract.py`). Layout (TF
+Serving's): `<export_dir>/<version>/saved_model.pb`, `variables/` and `assets.extra/` holding
+`stargan.json` (the `contract.ModelMetadata` record) and `tf_serving_warmup_requests` (replayed by
+the server at load, so the first real request does not pay for graph set-up).
+
+`target` is G's label (`labels.LabelSpace`). A single-dataset model takes one column per domain
+(label_dim = num_domains). A model trained on both datasets takes the CelebA attributes, then the
+RaFD expressions, then the mask vector (label_dim = num_domains + 2): a target describes an image
+of one dataset, so it sets that dataset's domains, leaves the other dataset's columns 0 and has 1
+in that dataset's mask column ([1, 0] CelebA, [0, 1] RaFD).
+
+Every input and output has the batch dimension N first, because TF Serving started with
+--enable_batching batches every signature of the model: it refuses scalar inputs and outputs
+whose first dimension is not the request's N. Malformed requests fail inside the graph with a
+message naming the problem, which TF Serving returns as INVALID_ARGUMENT.
+
+A version folder appears only complete: the export is written to a hidden sibling folder (whose
+name is not an integer, so TF Serving ignores it) and renamed into place at the end.
+"""
+
+import dataclasses
+import os
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+from tensorflow_serving.apis import model_pb2
+from tensorflow_serving.apis import predict_pb2
+from tensorflow_serving.apis import prediction_log_pb2
+
+from stargan_tf import contract
+from stargan_tf import fileio
+from stargan_tf import runs
+from stargan_tf.data import ops
+
+SERVING_DEFAULT = contract.SERVING_DEFAULT
+TRANSLATE_BYTES = contract.TRANSLATE_BYTES
+METADATA = contract.METADATA
+SIGNATURES = contract.SIGNATURES
+SIZE_MULTIPLE = contract.SIZE_MULTIPLE
+
+_PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
+_JPEG_MAGIC = b'\xff\xd8\xff'
+
+
+def _assert(condition, message):
+  """An in-graph check whose InvalidArgumentError carries `message` (a string tensor)."""
+  return tf.debugging.Assert(condition, [message])
+
+
+def _starts_with(strings, prefix):
+  return tf.equal(tf.strings.substr(strings, 0, len(prefix)), prefix)
+
+
+def denorm(y):
+  """[-1, 1] float images -> uint8, rounded as `images.denorm` rounds (half to even)."""
+  return tf.cast(tf.clip_by_value(tf.round((y + 1.0) * 127.5), 0.0, 255.0), tf.uint8)
+
+
+class GeneratorModule(tf.Module):
+  """G plus the serving functions: what `tf.saved_model.save` writes."""
+
+  def __init__(self, G, metadata):
+    super().__init__(name='stargan')
+    self.G = G
+    self.record = metadata
+    self.label_space = label_space = metadata.label_space
+    self.image_size = int(metadata.image_size)
+    if label_space.label_dim != G.c_dim:
+      raise ValueError(f'the labels have label_dim={label_space.label_dim} columns '
+                       f'({label_space.layout}) but G was built for c_dim={G.c_dim}.')
+    if self.image_size % SIZE_MULTIPLE:
+      raise ValueError(f'image_size={self.image_size}: expected a multiple of {SIZE_MULTIPLE}.')
+
+  def _check_target(self, target, batch_size, batch_name):
+    """The asserts that target is [batch_size, label_dim]."""
+    label_dim = self.label_space.label_dim
+    width_ok = _assert(
+        tf.equal(tf.shape(target)[1], label_dim),
+        tf.strings.format(f'target must be [N, {label_dim}] ({self.label_space.layout}), '
+                          'got [N, {}]', tf.shape(target)[1]))
+    batch_ok = _assert(
+        tf.equal(tf.shape(target)[0], batch_size),
+        tf.strings.format(f'{batch_name} and target must have the same batch size N, got {{}} '
+                          f'{batch_name} rows and {{}} target rows',
+                          (batch_size, tf.shape(target)[0])))
+    return [width_ok, batch_ok]
+
+  def _generate(self, x, target):
+    return tf.cast(self.G(x, target, training=False), tf.float32)
+
+  @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32),
+                                tf.TensorSpec([None, None], tf.float32)])
+  def serving_default(self, image, target):
+    shape = tf.shape(image)
+    checks = self._check_target(target, shape[0], 'image')
+    checks.append(_assert(
+        tf.logical_and(shape[1] % SIZE_MULTIPLE == 0, shape[2] % SIZE_MULTIPLE == 0),
+        tf.strings.format(f'image height and width must be multiples of {SIZE_MULTIPLE} (G '
+                          f'downsamples twice), got {{}}x{{}}', (shape[1], shape[2]))))
+    # The checks run before G, whose own errors on such inputs would not say what is wrong.
+    with tf.control_dependencies(checks):
+      return {'image': self._generate(tf.identity(image), target)}
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string),
+                                tf.TensorSpec([None, None], tf.float32)])
+  def translate_bytes(self, image_bytes, target):
+    checks = self._check_target(target, tf.shape(image_bytes)[0], 'image_bytes')
+    # decode_image's own error does not say which image of the batch is bad.
+    known = tf.logical_or(_starts_with(image_bytes, _PNG_MAGIC),
+                          _starts_with(image_bytes, _JPEG_MAGIC))
+    checks.append(_assert(
+        tf.reduce_all(known),
+        tf.strings.format('image_bytes must hold JPEG or PNG images; not JPEG or PNG at indices '
+                          '{}', tf.where(tf.logical_not(known))[:, 0])))
+    with tf.control_dependencies(checks):
+      x = tf.map_fn(lambda b: ops.preprocess_own_image(b, self.image_size),
+                    tf.identity(image_bytes),
+                    fn_output_signature=tf.TensorSpec(
+                        [self.image_size, self.image_size, 3], tf.float32))
+    y = denorm(self._generate(x, target))
+    return {'image_png': tf.map_fn(tf.io.encode_png, y,
+                                   fn_output_signature=tf.TensorSpec([], tf.string))}
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.int32)])
+  def metadata(self, unused):
+    n = tf.shape(unused)[0]
+    space, record = self.label_space, self.record
+    return {
+        contract.METADATA_RECORD: tf.fill([n], tf.constant(record.to_json(), tf.string)),
+        'domain_names': tf.tile(tf.constant([space.domain_names], tf.string), [n, 1]),
+        'domain_datasets': tf.tile(tf.constant([space.domain_datasets], tf.string), [n, 1]),
+        'label_dim': tf.fill([n], tf.constant(space.label_dim, tf.int32)),
+        'image_size': tf.fill([n], tf.constant(self.image_size, tf.int32)),
+        'max_image_pixels': tf.fill([n], tf.constant(record.max_image_pixels, tf.int32)),
+        'model_name': tf.fill([n], tf.constant(record.model_name, tf.string)),
+    }
+
+  def serving_signatures(self):
+    # Not named `signatures`: tf.saved_model.save treats an attribute of that name specially.
+    return {name: getattr(self, name) for name in SIGNATURES}
+
+
+def _versions(export_dir):
+  """The integer version folders in export_dir (the ones TF Serving considers)."""
+  if not os.path.isdir(export_dir):
+    return []
+  return sorted(int(n) for n in os.listdir(export_dir)
+                if n.isdigit() and os.path.isdir(os.path.join(export_dir, n)))
+
+
+def _resolve_version(export_dir, version):
+  if version is None:
+    existing = _versions(export_dir)
+    return existing[-1] + 1 if existing else 1
+  if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+    raise ValueError(f'version={version!r}: expected a positive integer (TF Serving serves the '
+                     'highest one).')
+  return version
+
+
+def warmup_requests(model_name, image_size, label_space):
+  """PredictionLog records for TF Serving to replay at load: one batch-1 request per signature.
+
+  A warmup request that fails makes the whole model fail to load, so each one is a request the
+  signature must answer, with or without --enable_batching. The target [1, label_dim] is a real
+  label: the first domain's test-time target for an image of the first dataset with none set.
+  """
+  dataset = label_space.datasets[0]
+  target = label_space.create_labels(np.zeros([1, len(label_space.names_of(dataset))]),
+                                     dataset)[0]
+  ramp = np.linspace(0, 255, image_size).astype(np.uint8)
+  rgb = np.stack(np.broadcast_arrays(ramp[:, None], ramp[None, :], np.uint8(128)), axis=-1)
+  png = tf.io.encode_png(rgb).numpy()
+  inputs = {
+      SERVING_DEFAULT: {'image': np.zeros([1, image_size, image_size, 3], np.float32),
+                        'target': target},
+      TRANSLATE_BYTES: {'image_bytes': np.array([png], object), 'target': target},
+      METADATA: {contract.METADATA_INPUT: np.zeros([1], np.int32)},
+  }
+  logs = []
+  for signature, tensors in inputs.items():
+    request = predict_pb2.PredictRequest(
+        model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature))
+    for key, value in tensors.items():
+      request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
+    logs.append(prediction_log_pb2.PredictionLog(
+        predict_log=prediction_log_pb2.PredictLog(request=request)))
+  return logs
+
+
+def write_warmup(path, logs):
+  with tf.io.TFRecordWriter(path) as writer:
+    for log in logs:
+      writer.write(log.SerializeToString())
+
+
+def export_generator(G, export_dir, metadata, version=None):
+  """Writes G as SavedModel version `version` under `export_dir`.
+
+  Args:
+    G: a built `models.Generator` with c_dim = metadata.label_space.label_dim.
+    export_dir: the model's base folder (TF Serving's `base_path`); created if needed.
+    metadata: the `contract.ModelMetadata` to record (label space, image size, model name, pixel
+      limit, where the weights came from); the version is added to it.
+    version: a positive integer; None: one more than the highest existing version (or 1).
+
+  Returns:
+    The path of the version folder.
+
+  Raises:
+    FileExistsError: the version already exists (nothing is written).
+  """
+  version = _resolve_version(export_dir, version)
+  final = os.path.join(export_dir, str(version))
+  metadata = dataclasses.replace(metadata, extra={**metadata.extra, 'version': version,
+                                                  'signatures': list(SIGNATURES)})
+  module = GeneratorModule(G, metadata)
+  fileio.remove_stale(final)
+  try:
+    with fileio.atomic_dir(final) as tmp:
+      logging.info('Writing SavedModel version %d to %s (renamed into place when complete).',
+                   version, tmp)
+      tf.saved_model.save(module, tmp, signatures=module.serving_signatures())
+      contract.write_export_metadata(tmp, metadata)
+      logging.info('Writing warmup requests.')
+      write_warmup(os.path.join(tmp, contract.ASSETS_EXTRA, contract.WARMUP_FILE),
+                   warmup_requests(metadata.model_name, module.image_size, metadata.label_space))
+  except FileExistsError:
+    raise FileExistsError(f'{final} already exists; exports are never overwritten: pick another '
+                          '--version or leave it out to use the next free one.') from None
+  logging.info('Exported %s version %d to %s.', metadata.model_name, version, final)
+  return final
+
+
+def export_from_work_dir(work_dir, export_dir, *, version=None, model_name='stargan',
+                         checkpoint=0, max_image_pixels=contract.DEFAULT_MAX_IMAGE_PIXELS):
+  """Restores G from a run's checkpoint `checkpoint` (0: the latest) and exports it."""
+  restored = runs.Run(work_dir).restore(checkpoint)
+  config = restored.config
+  metadata = contract.ModelMetadata(
+      label_space=config.label_space, image_size=config.model.image_size, model_name=model_name,
+      max_image_pixels=max_image_pixels, extra={'source': os.path.abspath(restored.path)})
+  return export_generator(restored.G, export_dir, metadata, version=version)

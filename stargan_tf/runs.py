@@ -1,0 +1,231 @@
+"""A run folder: what training writes and every tool reads.
+
+Layout of `<work_dir>`:
+
+  config.json      the resolved configuration, label space included (written atomically, once
+                   every check of a training start has passed)
+  checkpoints/     ckpt-<step>.index / .data-*: G, D, both Adam optimizers, step, RNG state
+  samples/         <step>-images.png: fixed test images in every domain, every sample_step
+  logs/            TensorBoard events
+  results/         grids written by `translate`
+  .lock            held by the training process using the folder (an flock: released by the
+                   kernel when that process dies, even by kill -9)
+
+`Run` is the one place that knows this layout: training, translate, evaluate, export and the
+tools that come later open runs through it and restore models with `Run.restore`, never through
+the training loop.
+"""
+
+import contextlib
+import dataclasses
+import errno
+import fcntl
+import json
+import os
+import re
+import shutil
+import tempfile
+
+from absl import logging
+
+from stargan_tf import config as config_lib
+from stargan_tf import fileio
+
+CONFIG_FILE = 'config.json'
+CHECKPOINTS = 'checkpoints'
+SAMPLES = 'samples'
+LOGS = 'logs'
+RESULTS = 'results'
+LOCK_FILE = '.lock'
+_CHECKPOINT_PREFIX = 'ckpt'
+_CHECKPOINT_INDEX = re.compile(rf'^{_CHECKPOINT_PREFIX}-(\d+)\.index$')
+# What tf.train.Checkpoint leaves when it is killed while saving: its temporary folder.
+_CHECKPOINT_TEMP = re.compile(rf'^{_CHECKPOINT_PREFIX}-\d+_temp$')
+
+
+class RunLockedError(RuntimeError):
+  """Another process trains in this run folder."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Restored:
+  """Models restored from a run: config, G, D, the checkpoint path and its step."""
+  config: config_lib.Config
+  G: object
+  D: object
+  path: str
+  step: int
+
+
+class Run:
+  """The run folder `work_dir` (it need not exist yet)."""
+
+  def __init__(self, work_dir):
+    if not work_dir:
+      raise ValueError('--work_dir is empty: give the run folder.')
+    self.work_dir = work_dir
+
+  def __repr__(self):
+    return f'Run({self.work_dir!r})'
+
+  def _path(self, name):
+    return os.path.join(self.work_dir, name)
+
+  @property
+  def config_path(self):
+    return self._path(CONFIG_FILE)
+
+  @property
+  def checkpoint_dir(self):
+    return self._path(CHECKPOINTS)
+
+  @property
+  def sample_dir(self):
+    return self._path(SAMPLES)
+
+  @property
+  def log_dir(self):
+    return self._path(LOGS)
+
+  @property
+  def results_dir(self):
+    return self._path(RESULTS)
+
+  @staticmethod
+  def sample_name(step):
+    return f'{step:06d}-images.png'
+
+  # The configuration.
+
+  def has_config(self):
+    return os.path.exists(self.config_path)
+
+  def load_config(self):
+    """The run's Config; FileNotFoundError or ValueError naming the file otherwise."""
+    if not self.has_config():
+      raise FileNotFoundError(f'{self.config_path} not found: --work_dir must be the folder a '
+                              'training run wrote (it holds config.json and checkpoints/).')
+    try:
+      with open(self.config_path) as f:
+        return config_lib.Config.from_dict(json.load(f))
+    except (ValueError, KeyError, TypeError) as e:
+      raise ValueError(f'{self.config_path} is not a readable run configuration '
+                       f'({type(e).__name__}: {e}).') from None
+
+  def save_config(self, config):
+    """Writes config.json atomically (a kill never leaves a truncated file)."""
+    return fileio.write_json(self.config_path, config.to_dict())
+
+  # Checkpoints.
+
+  def checkpoint_steps(self):
+    """Steps of the complete checkpoints (their index file written), ascending."""
+    if not os.path.isdir(self.checkpoint_dir):
+      return []
+    steps = (_CHECKPOINT_INDEX.match(n) for n in os.listdir(self.checkpoint_dir))
+    return sorted(int(m.group(1)) for m in steps if m)
+
+  @property
+  def checkpoint_prefix(self):
+    """The prefix tf.train.CheckpointManager saves under (checkpoints/ckpt)."""
+    return os.path.join(self.checkpoint_dir, _CHECKPOINT_PREFIX)
+
+  def checkpoint_path(self, step=0):
+    """The checkpoint of `step` (0: the latest); FileNotFoundError listing the saved ones."""
+    steps = self.checkpoint_steps()
+    if not steps:
+      raise FileNotFoundError(f'no checkpoint in {self.checkpoint_dir}: train first with '
+                              f'--work_dir={self.work_dir}.')
+    if step and step not in steps:
+      raise FileNotFoundError(f'no checkpoint for step {step} in {self.checkpoint_dir}; saved: '
+                              f'{", ".join(f"ckpt-{s}" for s in steps)}.')
+    return f'{self.checkpoint_prefix}-{step or steps[-1]}'
+
+  def latest_checkpoint(self):
+    """The latest checkpoint's path, or None."""
+    steps = self.checkpoint_steps()
+    return f'{self.checkpoint_prefix}-{steps[-1]}' if steps else None
+
+  def restore(self, step=0):
+    """Builds G and D and loads the checkpoint of `step` (0: the latest) into them.
+
+    Raises:
+      FileNotFoundError: no config or no such checkpoint (the message lists the saved ones).
+      FloatingPointError: the checkpoint holds non-finite weights (a diverged run).
+    """
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top (layout users need no TF)
+    from stargan_tf import models  # pylint: disable=g-import-not-at-top
+    config = self.load_config()
+    path = self.checkpoint_path(step)
+    G, D = models.build(config.model, config.label_space)
+    tf.train.Checkpoint(G=G, D=D).restore(path).expect_partial().assert_existing_objects_matched()
+    bad = models.non_finite_weights({'G': G, 'D': D})
+    if bad:
+      raise FloatingPointError(f'{path} holds non-finite weights ({", ".join(bad[:3])}'
+                               f'{", ..." if len(bad) > 3 else ""}): the run diverged before this '
+                               f'checkpoint. Saved: {", ".join(map(str, self.checkpoint_steps()))}.')
+    logging.info('Restored G and D from %s.', path)
+    return Restored(config, G, D, path, int(path.rsplit('-', 1)[1]))
+
+  # Training's use of the folder.
+
+  @contextlib.contextmanager
+  def lock(self):
+    """Holds the folder for one training process; RunLockedError if another one holds it.
+
+    The lock is an flock on `.lock`: the kernel releases it when its process ends, however it
+    ends, so a killed run never leaves the folder locked.
+    """
+    os.makedirs(self.work_dir, exist_ok=True)
+    path = self._path(LOCK_FILE)
+    with open(path, 'a+') as f:
+      try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+      except OSError as e:
+        if e.errno not in (errno.EAGAIN, errno.EACCES):
+          raise
+        f.seek(0)
+        holder = f.read().strip() or 'another process'
+        raise RunLockedError(f'{self.work_dir} is in use by another training run ({holder}); '
+                             'wait for it to end, or use another --work_dir.') from None
+      f.seek(0)
+      f.truncate()
+      f.write(f'pid {os.getpid()} on {os.uname().nodename}\n')
+      f.flush()
+      try:
+        yield
+      finally:
+        f.truncate(0)
+        fcntl.flock(f, fcntl.LOCK_UN)
+
+  def remove_debris(self):
+    """Removes what killed runs left: checkpoint temporary folders and partial files.
+
+    Call it holding `lock()`: then no other training process writes here, so every temporary
+    checkpoint folder is a dead writer's. Returns the removed paths.
+    """
+    removed = []
+    if os.path.isdir(self.checkpoint_dir):
+      for name in sorted(os.listdir(self.checkpoint_dir)):
+        if _CHECKPOINT_TEMP.match(name):
+          path = os.path.join(self.checkpoint_dir, name)
+          shutil.rmtree(path, ignore_errors=True)
+          removed.append(path)
+    for folder in (self.work_dir, self.sample_dir, self.results_dir):
+      removed += fileio.remove_stale_in(folder)
+    for path in removed:
+      logging.info('Removed %s, left by an interrupted run.', path)
+    return removed
+
+  def check_writable(self):
+    """Creates the output folders and checks that files can be written in each (before any step
+    is trained, so a read-only folder does not cost the steps before the first save)."""
+    for folder in (self.work_dir, self.checkpoint_dir, self.sample_dir, self.log_dir):
+      try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder) as f:
+          f.write(b'ok')
+      except OSError as e:
+        raise PermissionError(f'cannot write to {folder} ({e.strerror}); training writes its '
+                              'checkpoints, samples and logs there: make it writable or choose '
+                              'another --work_dir.') from None

@@ -1,0 +1,268 @@
+"""Convert an exported generator to TFLite (optionally quantised), check it, and run it.
+
+Conversion. The export's `serving_default` has dynamic shapes ([N, H, W, 3] images); mobile
+runtimes want one fixed shape. So the export is loaded, its `serving_default` function is wrapped in
+a module whose signature is fixed to `image` [1, S, S, 3] and `target` [1, label_dim] (output
+`image` [1, S, S, 3]), that module is saved as a temporary SavedModel, and
+`tf.lite.TFLiteConverter.from_saved_model` converts it (from_concrete_functions is avoided: it can
+silently drop the weights). Quantisation modes:
+
+  none      float32 weights and activations.
+  float16   float16 weights, dequantised to float32 at load time (about half the size).
+  dynamic   int8 weights; activations quantised on the fly per op ("dynamic range").
+  int8      int8 weights and activations, scales calibrated on representative images; the model's
+            input and output stay float32, so callers do not change.
+
+The representative images are `--representative_dir`'s JPEG/PNG files, preprocessed like a user's
+image (central square, resize, [-1, 1]; `ops.preprocess_own_image`), or, without that flag, images
+of the built-in synthetic dataset. Their targets are the test-time targets
+(`LabelSpace.sample_targets`: `create_labels` targets of random valid source labels of the model's
+first dataset), so
+calibration sees the label combinations met in use; for a model trained on both datasets these
+include the RaFD targets with their mask.
+
+After converting, the .tflite is run with the LiteRT interpreter next to the SavedModel on the same
+inputs, and its size and the max/mean absolute difference are printed. The model is written to a
+temporary file and renamed, so an existing .tflite is never left half-written.
+
+The label layout travels in a sidecar `<output>.json` written next to the model (the export's
+`contract.ModelMetadata` record, with the fixed image size and the quantisation): a mobile app
+ships both files, and reads the JSON to build the target vector. `--run` is that app in Python: it
+preprocesses the image like `ops.preprocess_own_image`,
+builds the target with `LabelSpace.target` (`LabelSpace.parse_target`/`apply_target`: the
+names of --set may come from either dataset of a joint model, and the mask is set for it) from the
+`--base` source labels (default: none set; there is no discriminator on the device to read them off
+the image) and writes the translated image.
+"""
+
+import contextlib
+import dataclasses
+import os
+import tempfile
+import warnings
+
+from absl import logging
+from ai_edge_litert import interpreter as litert
+import numpy as np
+import tensorflow as tf
+
+from stargan_tf import config as config_lib
+from stargan_tf import contract
+from stargan_tf import fileio
+from stargan_tf import images
+from stargan_tf.data import ops
+from stargan_tf.data import synthetic
+
+QUANTIZATIONS = config_lib.QUANTIZATIONS
+SIGNATURE = contract.SERVING_DEFAULT
+NUM_CHECK = 8  # inputs on which the converted model is compared with the SavedModel
+_LOG_EVERY = 25
+
+
+def _load_serving_fn(saved_model_dir):
+  """(the loaded SavedModel, its serving_default function, the function's output key)."""
+  if not tf.saved_model.contains_saved_model(saved_model_dir):
+    raise FileNotFoundError(f'--saved_model_dir={saved_model_dir} holds no SavedModel; export one '
+                            'with `python -m stargan_tf.export` (pass the version folder, e.g. '
+                            'exports/stargan/1).')
+  loaded = tf.saved_model.load(saved_model_dir)
+  if SIGNATURE not in loaded.signatures:
+    raise ValueError(f'{saved_model_dir} has no {SIGNATURE!r} signature (it has '
+                     f'{", ".join(loaded.signatures) or "none"}).')
+  fn = loaded.signatures[SIGNATURE]
+  inputs = fn.structured_input_signature[1]
+  if set(inputs) != {'image', 'target'}:
+    raise ValueError(f'{saved_model_dir}: {SIGNATURE} takes {sorted(inputs)}; expected the '
+                     "generator export's inputs ['image', 'target'].")
+  outputs = list(fn.structured_outputs)
+  output_key = 'image' if 'image' in outputs else outputs[0]
+  return loaded, fn, output_key
+
+
+def _write_fixed_saved_model(loaded, fn, output_key, image_size, label_dim, out_dir):
+  """Saves `fn` with the fixed signature image [1,S,S,3], target [1,label_dim] -> image."""
+  module = tf.Module()
+  module.loaded = loaded  # tracks the export's variables, so they are saved with the wrapper
+
+  @tf.function(input_signature=[tf.TensorSpec([1, image_size, image_size, 3], tf.float32, 'image'),
+                                tf.TensorSpec([1, label_dim], tf.float32, 'target')])
+  def serve(image, target):
+    return {'image': fn(image=image, target=target)[output_key]}
+
+  tf.saved_model.save(module, out_dir, signatures={SIGNATURE: serve})
+
+
+def sample_inputs(image_size, space, num, representative_dir='', seed=0):
+  """Preprocessed images and targets for calibration and checks.
+
+  Args:
+    image_size: side of the images.
+    space: the model's `labels.LabelSpace`.
+    num: how many (fewer if representative_dir holds fewer images).
+    representative_dir: JPEG/PNG images preprocessed like a user's image; empty for images of the
+      built-in synthetic dataset.
+    seed: seeds the synthetic images and the targets.
+
+  Returns:
+    (float32 [n, S, S, 3] in [-1, 1], float32 [n, label_dim]).
+  """
+  with contextlib.ExitStack() as stack:
+    if representative_dir:
+      paths = ops.list_images(representative_dir, '--representative_dir')[:num]
+    else:
+      root = os.path.join(stack.enter_context(tempfile.TemporaryDirectory()), 'synthetic')
+      synthetic.generate(root, num_images=num, seed=seed)
+      paths = sorted(tf.io.gfile.glob(os.path.join(root, synthetic.IMAGE_DIR, '*.jpg')))
+    x = np.stack([ops.preprocess_own_image(tf.io.read_file(p), image_size).numpy()
+                  for p in paths])
+  return x, space.sample_targets(len(x), seed)
+
+
+def load_interpreter(model_path, num_threads=None):
+  """A LiteRT interpreter with its tensors allocated."""
+  if not os.path.exists(model_path):
+    raise FileNotFoundError(f'{model_path} not found: convert a model first with '
+                            '`python -m stargan_tf.tflite --saved_model_dir=... --output=...`.')
+  return litert.Interpreter(model_path=model_path, num_threads=num_threads)
+
+
+def _shape(shape):
+  return '[' + ','.join(str(int(s)) for s in shape) + ']'
+
+
+def run_tflite(model, image, target, num_threads=None):
+  """Runs a converted generator once.
+
+  Args:
+    model: a .tflite path or an interpreter from `load_interpreter`.
+    image: float [1, S, S, 3] in [-1, 1], S the converted size.
+    target: float [1, label_dim].
+    num_threads: interpreter threads, when `model` is a path.
+  Returns:
+    float32 [1, S, S, 3] in [-1, 1].
+  Raises:
+    ValueError: an input's shape differs from the model's, e.g. "model expects image
+      [1,128,128,3], got [2,64,64,3]".
+  """
+  interpreter = load_interpreter(model, num_threads) if isinstance(model, str) else model
+  runner = interpreter.get_signature_runner(SIGNATURE)
+  inputs = {'image': np.asarray(image, np.float32), 'target': np.asarray(target, np.float32)}
+  for name, detail in runner.get_input_details().items():
+    if tuple(inputs[name].shape) != tuple(detail['shape']):
+      raise ValueError(f'model expects {name} {_shape(detail["shape"])}, got '
+                       f'{_shape(inputs[name].shape)}.')
+  return runner(**inputs)['image']
+
+
+def _converter(fixed_dir, quantize, representative):
+  converter = tf.lite.TFLiteConverter.from_saved_model(fixed_dir, signature_keys=[SIGNATURE])
+  if quantize != 'none':
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+  if quantize == 'float16':
+    converter.target_spec.supported_types = [tf.float16]
+  elif quantize == 'int8':
+    x, c = representative
+
+    def dataset():
+      for i in range(len(x)):
+        if (i + 1) % _LOG_EVERY == 0 or i + 1 == len(x):
+          logging.info('Calibrating: %d / %d images', i + 1, len(x))
+        yield {'image': x[i:i + 1], 'target': c[i:i + 1]}
+
+    converter.representative_dataset = dataset
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    # Float input and output: callers feed [-1, 1] images as for the other variants.
+    converter.inference_input_type = tf.float32
+    converter.inference_output_type = tf.float32
+  return converter
+
+
+def compare(model, fn, output_key, x, c):
+  """Max and mean |TFLite - SavedModel| over the inputs (one invoke each)."""
+  diffs = []
+  for i in range(len(x)):
+    expected = fn(image=tf.constant(x[i:i + 1]), target=tf.constant(c[i:i + 1]))[output_key]
+    diffs.append(np.abs(run_tflite(model, x[i:i + 1], c[i:i + 1]) - expected.numpy()))
+  diffs = np.stack(diffs)
+  return float(diffs.max()), float(diffs.mean())
+
+
+def convert(saved_model_dir, output, quantize='none', representative_dir='', image_size=0,
+            num_calibration=100, num_threads=None):
+  """Converts an exported generator to `output` (+ `output`.json) and checks it.
+
+  Args:
+    saved_model_dir: a version folder written by `stargan_tf.export`.
+    output: the .tflite path; replaced atomically.
+    quantize: one of QUANTIZATIONS.
+    representative_dir: calibration/check images (see `sample_inputs`).
+    image_size: the fixed input side (0: the export's training size); a multiple of 4.
+    num_calibration: images for int8 calibration.
+    num_threads: interpreter threads for the check.
+  Returns:
+    dict: path, metadata_path, size_mb, max_abs_diff, mean_abs_diff (vs the SavedModel on
+    NUM_CHECK inputs), quantize, image_size.
+  """
+  if quantize not in QUANTIZATIONS:
+    raise ValueError(f'--quantize={quantize!r}: expected one of {", ".join(QUANTIZATIONS)}.')
+  loaded, fn, output_key = _load_serving_fn(saved_model_dir)
+  metadata = contract.read_export_metadata(saved_model_dir)
+  space = metadata.label_space
+  image_size = image_size or metadata.image_size
+  if image_size < 4 or image_size % 4:
+    raise ValueError(f'--image_size={image_size}: expected a positive multiple of 4 (G '
+                     'downsamples twice).')
+  num = max(num_calibration, NUM_CHECK) if quantize == 'int8' else NUM_CHECK
+  logging.info('Preparing %d %s images of %d px.', num,
+               'representative' if representative_dir else 'synthetic', image_size)
+  x, c = sample_inputs(image_size, space, num, representative_dir)
+
+  with tempfile.TemporaryDirectory() as tmp:
+    fixed_dir = os.path.join(tmp, 'fixed')
+    logging.info('Writing a fixed-shape SavedModel (image [1,%d,%d,3], target [1,%d]).',
+                 image_size, image_size, space.label_dim)
+    _write_fixed_saved_model(loaded, fn, output_key, image_size, space.label_dim, fixed_dir)
+    logging.info('Converting %s to TFLite (quantize=%s).', saved_model_dir, quantize)
+    with warnings.catch_warnings():
+      # int8 calibration runs the converter's own (deprecated) tf.lite.Interpreter internally.
+      warnings.filterwarnings('ignore', message='.*tf.lite.Interpreter is deprecated')
+      content = _converter(fixed_dir, quantize, (x, c)).convert()
+
+  with fileio.atomic_path(output) as tmp_model:
+    with open(tmp_model, 'wb') as f:
+      f.write(content)
+    logging.info('Checking the converted model against the SavedModel on %d inputs.', NUM_CHECK)
+    max_diff, mean_diff = compare(load_interpreter(tmp_model, num_threads), fn, output_key,
+                                  x[:NUM_CHECK], c[:NUM_CHECK])
+    sidecar = dataclasses.replace(metadata, image_size=image_size, extra={
+        'quantize': quantize, 'saved_model_dir': os.path.abspath(saved_model_dir),
+        'source': metadata.extra.get('source', '')})
+    contract.write_sidecar(output, sidecar)
+  result = {'path': output, 'metadata_path': contract.sidecar_path(output),
+            'size_mb': len(content) / 2**20, 'max_abs_diff': max_diff,
+            'mean_abs_diff': mean_diff, 'quantize': quantize, 'image_size': image_size}
+  logging.info('Wrote %s and %s.', output, contract.sidecar_path(output))
+  return result
+
+
+def translate_image(model_path, image_path, target, output, base='', num_threads=None):
+  """Translates one image file with a converted model, as a mobile app would; returns output.
+
+  Args:
+    model_path: a .tflite written by `convert` (its sidecar JSON next to it).
+    image_path: a JPEG or PNG of any size (its central square is used).
+    target: e.g. "Blond_Hair=1" or, for a joint model, "happy=1": the domains to set, of one
+      dataset (`LabelSpace.target`).
+    output: the PNG to write: [input | translated].
+    base: the image's own domains, e.g. "Black_Hair=1,Young=1" (default: none set), of the
+      dataset of `target`.
+    num_threads: interpreter threads.
+  """
+  space = contract.read_sidecar(model_path).label_space
+  c_trg = space.target(target, base)
+  interpreter = load_interpreter(model_path, num_threads)
+  size = int(interpreter.get_signature_runner(SIGNATURE).get_input_details()['image']['shape'][1])
+  x = ops.preprocess_own_image(tf.io.read_file(image_path), size).numpy()[None]
+  y = run_tflite(interpreter, x, c_trg)
+  logging.info('Translated %s with target %s (label %s).', image_path, target, c_trg[0].tolist())
+  return images.save_image(output, images.make_grid([x, y]))

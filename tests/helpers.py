@@ -1,0 +1,80 @@
+"""Configurations and builders shared by the tests (fixtures live in conftest.py)."""
+
+import dataclasses
+
+from stargan_tf import config as config_lib
+
+# The session splits the CPU into this many logical devices (conftest.py), for the mirrored tests.
+NUM_CPU_DEVICES = 2
+
+TINY_IMAGES = 64
+TINY_TEST_SIZE = 17  # -> 16 test images, 48 training images
+
+
+def tiny_config(synthetic_dir, work_dir, **train_values):
+  """A tiny 32 px model on the tiny synthetic CelebA-format dataset in `synthetic_dir`."""
+  c = config_lib.Config()
+  train = dict(work_dir=str(work_dir), num_iters=4, num_iters_decay=2, n_critic=2, log_step=2,
+               sample_step=2, model_save_step=2)
+  train.update(train_values)
+  return config_lib.Config(
+      data=dataclasses.replace(
+          c.data, attr_path=str(synthetic_dir / 'list_attr_celeba.txt'),
+          celeba_image_dir=str(synthetic_dir / 'img_align_celeba'), batch_size=4,
+          test_size=TINY_TEST_SIZE),
+      model=dataclasses.replace(c.model, image_size=32, g_conv_dim=8, d_conv_dim=8,
+                                g_repeat_num=1, d_repeat_num=3),
+      loss=c.loss,
+      train=dataclasses.replace(c.train, **train)).validate()
+
+
+def joint(config, root):
+  """`config` turned into --dataset=Both on the two synthetic datasets under `root`
+  (root/celeba in the CelebA format, root/RaFD/{train,test} in the RaFD layout)."""
+  return dataclasses.replace(config, data=dataclasses.replace(
+      config.data, dataset='Both',
+      attr_path=str(root / 'celeba' / 'list_attr_celeba.txt'),
+      celeba_image_dir=str(root / 'celeba' / 'img_align_celeba'),
+      rafd_image_dir=str(root / 'RaFD' / 'train'), rafd_test_dir=str(root / 'RaFD' / 'test'),
+      rafd_crop_size=178)).validate()
+
+
+def with_train(config, **values):
+  """`config` with some TrainConfig values replaced."""
+  return dataclasses.replace(config, train=dataclasses.replace(config.train, **values))
+
+
+def demo_config(root, num_iters, synthetic_images, test_size=2000, image_size=32, both=False):
+  """configs/synthetic.flags's model and data at a constant learning rate, under `root`.
+
+  The set-up of the slow tests that need a generator really trained on the synthetic dataset;
+  both=True: configs/synthetic_both.flags's (the two synthetic datasets, written on first use).
+  """
+  c = config_lib.Config()
+  config = config_lib.Config(
+      data=dataclasses.replace(
+          c.data, attr_path=str(root / 'data' / 'list_attr_celeba.txt'),
+          celeba_image_dir=str(root / 'data' / 'img_align_celeba'),
+          synthetic_images=synthetic_images, test_size=test_size, batch_size=16),
+      model=dataclasses.replace(c.model, image_size=image_size, g_conv_dim=16, d_conv_dim=16,
+                                g_repeat_num=3, d_repeat_num=4),
+      loss=c.loss,
+      train=dataclasses.replace(c.train, work_dir=str(root / 'run'), num_iters=num_iters,
+                                num_iters_decay=0, log_step=100, sample_step=num_iters,
+                                model_save_step=num_iters))
+  return joint(config, root / 'both') if both else config.validate()
+
+
+def train_as_in_a_new_process(config, **kwargs):
+  """trainer.train with Keras' global state reset first, as in a new process.
+
+  Tests that compare two runs in one process (resume against uninterrupted) use this: Keras names
+  the models of each run differently within one process (generator, generator_1, ...), and
+  TensorFlow's graph optimiser fuses operations of identical graphs differently depending on those
+  names on some CPUs (measured: 4e-6 after two Adam steps), while a resumed run in its own process
+  builds exactly the graphs of the original.
+  """
+  import keras  # pylint: disable=g-import-not-at-top
+  from stargan_tf import trainer  # pylint: disable=g-import-not-at-top
+  keras.backend.clear_session()
+  return trainer.train(config, **kwargs)
