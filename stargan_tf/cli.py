@@ -37,6 +37,8 @@ _START_UP_NOTICES = (
 )
 _NO_GPU_NOTICES = (r'cuda_(platform|executor|diagnostics)\.cc:\d+\] .*(cuInit|CUDA)',)
 
+_HELP_FLAGS = {'--help', '-help', '-h', '-?', '--helpshort', '--helpfull', '--helpxml'}
+
 # Exceptions that carry a message for the user rather than a bug.
 USER_ERRORS = (ValueError, OSError, FloatingPointError, RuntimeError)
 
@@ -45,8 +47,12 @@ def _has_nvidia_device():
   return bool(glob.glob('/dev/nvidia[0-9]*'))
 
 
-def _is_notice(line, patterns):
-  return any(re.search(p, line) for p in patterns)
+def drop_start_up_notices(text, has_gpu):
+  """`text` (what TensorFlow wrote to stderr while loading) without the known start-up notices;
+  the CUDA probe's errors are dropped only when the machine has no GPU (`has_gpu` False)."""
+  patterns = _START_UP_NOTICES + (() if has_gpu else _NO_GPU_NOTICES)
+  return ''.join(line for line in text.splitlines(keepends=True)
+                 if not any(re.search(p, line) for p in patterns))
 
 
 def import_tensorflow():
@@ -56,7 +62,6 @@ def import_tensorflow():
   """
   if 'tensorflow' in sys.modules:
     return sys.modules['tensorflow']
-  patterns = _START_UP_NOTICES + (() if _has_nvidia_device() else _NO_GPU_NOTICES)
   sys.stderr.flush()
   saved = os.dup(2)
   with tempfile.TemporaryFile() as capture:
@@ -68,9 +73,8 @@ def import_tensorflow():
       os.dup2(saved, 2)
       os.close(saved)
       capture.seek(0)
-      for line in capture.read().decode('utf-8', 'replace').splitlines(keepends=True):
-        if not _is_notice(line, patterns):
-          sys.stderr.write(line)
+      sys.stderr.write(drop_start_up_notices(capture.read().decode('utf-8', 'replace'),
+                                             _has_nvidia_device()))
       sys.stderr.flush()
   return tf
 
@@ -93,7 +97,13 @@ def run(main, define_flags):
   if main_module is not None and not main_module.__doc__ and module is not None:
     main_module.__doc__ = module.__doc__  # an installed console script's usage text
   import_tensorflow()
-  app.run(lambda argv: _main_with_clean_errors(main, argv))
+  try:
+    app.run(lambda argv: _main_with_clean_errors(main, argv))
+  except SystemExit as e:
+    # absl ends --help with status 1; asking for help is not a failure.
+    if e.code == 1 and set(sys.argv[1:]) & _HELP_FLAGS:
+      sys.exit(0)
+    raise
 
 
 def _main_with_clean_errors(main, argv):

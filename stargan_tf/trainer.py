@@ -207,14 +207,8 @@ def _last_good(manager):
   return 'No checkpoint was saved yet: lower --g_lr/--d_lr and start again.'
 
 
-def train(config, stop_after=None):
-  """Trains (or resumes training) as configured; returns the last logged metrics as floats.
-
-  Args:
-    config: a Config.
-    stop_after: if set, return (with a checkpoint) once this step is reached, as a run that is
-      interrupted and later resumed with the same config would.
-  """
+def train(config):
+  """Trains (or resumes training) as configured; returns the last logged metrics as floats."""
   config.validate()
   t_cfg = config.train
   run = runs.Run(t_cfg.work_dir)
@@ -254,16 +248,17 @@ def train(config, stop_after=None):
       logging.info('Step %d >= num_iters %d: nothing to train.', start, t_cfg.num_iters)
       return {}
     logged = _loop(config, run, state, manager, strategy, train_splits, start,
-                   min(t_cfg.num_iters, stop_after or t_cfg.num_iters), chief)
+                   chief)
   distribute.remove_scratch(run.checkpoint_dir, strategy)
   if chief:
-    _log_summary(run, config, manager.latest_checkpoint, stop_after)
+    _log_summary(run, config, manager.latest_checkpoint)
   return logged
 
 
-def _loop(config, run, state, manager, strategy, train_splits, start, end, chief):
-  """Iterations start..end-1; returns the last logged metrics."""
+def _loop(config, run, state, manager, strategy, train_splits, start, chief):
+  """Iterations start..num_iters-1; returns the last logged metrics."""
   t_cfg = config.train
+  end = t_cfg.num_iters
   space = config.label_space
   batches = _input_streams(config, train_splits, strategy, start)
   steps = train_step.Steps(state.G, state.D, state.g_optimizer, state.d_optimizer, config.loss,
@@ -323,10 +318,10 @@ def _log(metrics, lrs, done, num_iters, rate):
   return logged
 
 
-def _log_summary(run, config, checkpoint, stopped_early):
+def _log_summary(run, config, checkpoint):
   """Says where everything was written and what to run next."""
   w = run.work_dir
-  lines = [f'Training {"paused" if stopped_early else "finished"}; outputs in {w}:',
+  lines = [f'Training finished; outputs in {w}:',
            f'  config      {run.config_path}',
            f'  checkpoint  {checkpoint}',
            f'  samples     {run.sample_dir}/ (one grid every {config.train.sample_step} steps)',

@@ -79,6 +79,6 @@ def trained_both(tmp_path_factory, make_tiny_both_config):
   """A tiny --dataset=Both run trained for 2 steps, shared by the tests that restore it (and
   compare a resumed run with it)."""
   config = make_tiny_both_config(tmp_path_factory.mktemp('both_run'), num_iters=2,
-                                 num_iters_decay=0, n_critic=1, log_step=1)
+                                 num_iters_decay=0, n_critic=1, log_step=1, model_save_step=1)
   helpers.train_as_in_a_new_process(config)
   return config

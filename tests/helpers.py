@@ -1,6 +1,8 @@
 """Configurations and builders shared by the tests (fixtures live in conftest.py)."""
 
 import dataclasses
+import os
+import shutil
 
 from stargan_tf import config as config_lib
 
@@ -78,3 +80,19 @@ def train_as_in_a_new_process(config, **kwargs):
   from stargan_tf import trainer  # pylint: disable=g-import-not-at-top
   keras.backend.clear_session()
   return trainer.train(config, **kwargs)
+
+
+def killed_after(work_dir, copy_dir, step):
+  """Copies the run in `work_dir` to `copy_dir` as a kill right after its checkpoint of `step`
+  would have left it: the later checkpoints are gone. Returns copy_dir."""
+  from stargan_tf import runs  # pylint: disable=g-import-not-at-top
+  shutil.copytree(work_dir, copy_dir)
+  run = runs.Run(str(copy_dir))
+  assert step in run.checkpoint_steps(), (step, run.checkpoint_steps())
+  for later in run.checkpoint_steps():
+    if later > step:
+      for name in os.listdir(run.checkpoint_dir):
+        if name.startswith(f'ckpt-{later}.'):
+          os.remove(os.path.join(run.checkpoint_dir, name))
+  os.remove(os.path.join(run.checkpoint_dir, 'checkpoint'))  # TensorFlow's list of the saved ones
+  return copy_dir

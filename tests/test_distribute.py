@@ -157,9 +157,11 @@ def test_replicas_draw_independent_random_numbers():
 
 @pytest.mark.slow
 @pytest.mark.parametrize('first, second', [('mirrored', 'default'), ('default', 'mirrored')])
-def test_checkpoint_resumes_under_another_strategy(tiny_config, first, second):
+def test_checkpoint_resumes_under_another_strategy(tiny_config, tmp_path, first, second):
   config = _with_train(tiny_config, num_iters=4, model_save_step=2, strategy=first)
-  trainer.train(config, stop_after=2)
+  trainer.train(config)
+  config = _with_train(config, work_dir=str(tmp_path / 'resumed'))
+  helpers.killed_after(tiny_config.train.work_dir, config.train.work_dir, 2)
   metrics = trainer.train(_with_train(config, strategy=second))
   assert metrics and all(np.isfinite(v) for v in metrics.values())
   ckpt_dir = os.path.join(config.train.work_dir, 'checkpoints')

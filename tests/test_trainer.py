@@ -12,6 +12,7 @@ from PIL import Image
 import pytest
 import tensorflow as tf
 
+from helpers import killed_after
 from helpers import train_as_in_a_new_process as train_fresh
 from helpers import with_train as _with_train
 from stargan_tf import runs
@@ -64,13 +65,14 @@ def test_smoke_run_writes_every_output(tiny_config):
 
 @pytest.mark.slow
 def test_resume_matches_an_uninterrupted_run(tiny_config, tmp_path):
-  config = _with_train(tiny_config, num_iters=6, num_iters_decay=4, model_save_step=100)
+  config = _with_train(tiny_config, num_iters=6, num_iters_decay=4, model_save_step=3)
   whole = _with_train(config, work_dir=str(tmp_path / 'whole'))
   parts = _with_train(config, work_dir=str(tmp_path / 'parts'))
   train_fresh(whole)
-  train_fresh(parts, stop_after=3)  # interrupted after step 3 (odd: mid n_critic cycle)
-  assert os.path.exists(os.path.join(parts.train.work_dir, 'checkpoints', 'ckpt-3.index'))
-  train_fresh(parts)  # the same command again resumes at step 3
+  # Killed after step 3 (odd: mid n_critic cycle), then the same command again.
+  killed_after(whole.train.work_dir, parts.train.work_dir, 3)
+  assert runs.Run(parts.train.work_dir).checkpoint_steps() == [3]
+  train_fresh(parts)
   a = _state(whole.train.work_dir, whole, 6)
   b = _state(parts.train.work_dir, parts, 6)
   assert a.keys() == b.keys()
@@ -167,7 +169,7 @@ def test_joint_training_resumes_and_samples_every_domain_of_both_datasets(traine
       assert tags[f'{dataset}/{name}'] == [1, 2], (dataset, name)
 
   parts = _with_train(whole, work_dir=str(tmp_path / 'parts'))
-  train_fresh(parts, stop_after=1)
+  killed_after(whole.train.work_dir, parts.train.work_dir, 1)
   metrics = train_fresh(parts)
   assert all(np.isfinite(v) for v in metrics.values()) and 'RaFD/G/loss_cls' in metrics
   a, b = _state(whole.train.work_dir, whole, 2), _state(parts.train.work_dir, parts, 2)
