@@ -119,8 +119,8 @@ def time_cycles(steps, size, batch_size, cycles, warmup):
     start = time.perf_counter()
     for _ in range(N_CRITIC):
       c_trg, alpha = steps.draw(c)
-      d = steps.d_step(x, c, c_trg, alpha)
-    g = steps.g_step(x, c, c_trg)
+      d = steps.d_step(x, c, c_trg, alpha, 'CelebA')
+    g = steps.g_step(x, c, c_trg, 'CelebA')
     float(d['D/loss']), float(g['G/loss'])  # wait for the last step
     seconds = time.perf_counter() - start
     logging.info('cycle %d/%d: %.1f s%s', k + 1, warmup + cycles, seconds,

@@ -84,9 +84,6 @@ class Steps:
     alpha = self.rng.uniform([tf.shape(c_org)[0], 1, 1, 1])
     return c_trg, alpha
 
-  def _dataset(self, dataset):
-    return dataset or self.label_space.datasets[0]
-
   def _d_grads(self, x_real, c_org, c_trg, alpha, dataset):
     cfg, space = self.loss_config, self.label_space
     x_fake = tf.cast(self.G(x_real, space.embed(c_trg, dataset), training=True), tf.float32)
@@ -130,15 +127,14 @@ class Steps:
     return self.strategy.run(self._draw, args=(c_org,))
 
   @tf.function
-  def d_step(self, x_real, c_org, c_trg, alpha, dataset=None):
-    """One discriminator update on a batch of `dataset` (default: the first of the label space);
+  def d_step(self, x_real, c_org, c_trg, alpha, dataset):
+    """One discriminator update on a batch of `dataset` (a name of the label space's parts);
     returns {'D/loss_real', 'D/loss_fake', 'D/loss_cls', ...}."""
     return self._reduce(self.strategy.run(
-        self._d_step, args=(x_real, c_org, c_trg, alpha, self._dataset(dataset))))
+        self._d_step, args=(x_real, c_org, c_trg, alpha, dataset)))
 
   @tf.function
-  def g_step(self, x_real, c_org, c_trg, dataset=None):
+  def g_step(self, x_real, c_org, c_trg, dataset):
     """One generator update on a freshly generated fake of a `dataset` batch; returns
     {'G/loss_fake', ...}."""
-    return self._reduce(self.strategy.run(
-        self._g_step, args=(x_real, c_org, c_trg, self._dataset(dataset))))
+    return self._reduce(self.strategy.run(self._g_step, args=(x_real, c_org, c_trg, dataset)))

@@ -70,7 +70,7 @@ def _split(strategy, array):
   return strategy.experimental_distribute_values_from_function(part)
 
 
-def _one_iteration(steps, strategy, dataset=None):
+def _one_iteration(steps, strategy, dataset='CelebA'):
   x, c_org, c_trg, alpha = _batch()
   if dataset == 'RaFD':  # one-hot labels of the joint test space's 2 classes
     c_org, c_trg = np.eye(2, dtype=np.float32)[[0, 1, 1, 0]], np.eye(2, dtype=np.float32)[[1] * 4]

@@ -15,10 +15,14 @@ _PARSE = ('import json, sys; from absl import flags; from stargan_tf import flag
           'print(json.dumps({**c.to_dict(), "label_space": c.label_space.to_dict()}))')
 
 
-def _config(flagfile):
-  result = subprocess.run([sys.executable, '-c', _PARSE, f'--flagfile=configs/{flagfile}'],
-                          cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True,
-                          text=True, timeout=120)
+def _parse(*args):
+  return subprocess.run([sys.executable, '-c', _PARSE, *args], cwd=ROOT,
+                        env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True,
+                        timeout=120)
+
+
+def _config(flagfile, *args):
+  result = _parse(f'--flagfile=configs/{flagfile}', *args)
   assert result.returncode == 0, result.stderr[-2000:]
   return json.loads(result.stdout)
 
@@ -53,3 +57,39 @@ def test_demo_flag_files(flagfile, dataset):
   assert c['data']['dataset'] == dataset and c['data']['synthetic_images'] == 6000
   assert labels.LabelSpace.from_dict(c['label_space']).mask == (dataset == 'Both')
   assert c['model']['image_size'] == 32
+
+
+def _class_folders(root, names):
+  for name in names:
+    (root / name).mkdir(parents=True)
+  return str(root)
+
+
+def test_rafd_classes_are_the_class_folders_and_c_dim_must_agree(tmp_path):
+  train = _class_folders(tmp_path / 'train', ('calm', 'joy', 'rage'))
+  c = _config('rafd.flags', f'--rafd_image_dir={train}', '--c_dim=3')
+  space = labels.LabelSpace.from_dict(c['label_space'])
+  assert space.domain_names == ('calm', 'joy', 'rage') and c['data']['rafd_classes'] == [
+      'calm', 'joy', 'rage']
+  assert space.parts[0].kind == labels.ONE_HOT
+  wrong = _parse('--flagfile=configs/rafd.flags', f'--rafd_image_dir={train}')  # c_dim 8
+  assert wrong.returncode != 0
+  assert (f'--c_dim=8 but --rafd_image_dir={train} holds 3 class folders (calm, joy, rage); set '
+          '--c_dim=3.') in wrong.stderr
+  both = _parse('--flagfile=configs/both.flags', f'--rafd_image_dir={train}')
+  assert '--c2_dim=8 but --rafd_image_dir' in both.stderr
+
+
+def test_c_dim_must_agree_with_the_selected_attributes():
+  result = _parse('--flagfile=configs/celeba.flags', '--c_dim=4')
+  assert result.returncode != 0
+  assert ('--c_dim=4 but --selected_attrs names 5 attributes (Black_Hair Blond_Hair Brown_Hair '
+          'Male Young); they must agree.') in result.stderr
+
+
+def test_a_shortened_run_decays_over_the_whole_run():
+  result = _parse('--flagfile=configs/celeba.flags', '--num_iters=10')
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert json.loads(result.stdout)['train']['num_iters_decay'] == 10
+  assert ('--num_iters_decay=100000 is longer than --num_iters=10: the learning rates decay '
+          'linearly to 0 over all 10 iterations.') in result.stderr

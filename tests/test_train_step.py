@@ -70,7 +70,7 @@ def test_d_step_matches_the_loss_formula_and_updates_only_d():
   expected_cls = np.mean(np.sum(
       tf.nn.sigmoid_cross_entropy_with_logits(c_org, cls_real).numpy(), axis=1))
 
-  metrics = steps.d_step(x, c_org, c_trg, alpha)
+  metrics = steps.d_step(x, c_org, c_trg, alpha, 'CelebA')
   assert set(metrics) == {'D/loss_real', 'D/loss_fake', 'D/loss_cls', 'D/loss_gp', 'D/loss'}
   np.testing.assert_allclose(metrics['D/loss_real'], -np.mean(src_real), rtol=1e-5)
   np.testing.assert_allclose(metrics['D/loss_fake'], np.mean(src_fake), rtol=1e-5)
@@ -107,7 +107,7 @@ def test_g_step_uses_target_for_cls_and_source_for_reconstruction():
   expected_cls = np.mean(np.sum(
       tf.nn.sigmoid_cross_entropy_with_logits(c_trg, cls_fake).numpy(), axis=1))
 
-  metrics = steps.g_step(x, c_org, c_trg)
+  metrics = steps.g_step(x, c_org, c_trg, 'CelebA')
   assert set(metrics) == {'G/loss_fake', 'G/loss_rec', 'G/loss_cls', 'G/loss'}
   np.testing.assert_allclose(metrics['G/loss_fake'], -np.mean(src_fake), rtol=1e-5)
   np.testing.assert_allclose(metrics['G/loss_rec'], np.mean(np.abs(x - x_rec)), rtol=1e-5)

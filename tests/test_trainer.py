@@ -139,6 +139,10 @@ def test_rafd_training_and_label_width_check(tiny_config, tmp_path):
   assert grid.shape[-2:] == (4 * 32, 3)  # [input + one column per class]
   # The run records its classes: grids, exports and clients name these classes.
   assert runs.Run(config.train.work_dir).load_config().label_space.domain_names == classes
+  from stargan_tf import contract, export_lib  # pylint: disable=g-import-not-at-top
+  exported = export_lib.export_from_work_dir(config.train.work_dir, str(tmp_path / 'exports'))
+  space = contract.read_export_metadata(exported).label_space
+  assert space.domain_names == classes and space.parts[0].kind == 'one_hot'
 
 
 @pytest.mark.slow
