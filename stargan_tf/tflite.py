@@ -9,7 +9,7 @@ Converting writes <output> (fixed input [1, S, S, 3] and target [1, label_dim]) 
 <output>.json (the domain names and label layout a mobile app builds targets from), then runs the
 model with the LiteRT interpreter next to the SavedModel and prints its size and the difference.
 --run translates one image with a converted model, as a mobile app would, and writes
-[input | translated].
+[input | translated] under a header naming the two columns ('input' and the --set text).
 """
 
 from absl import app

@@ -14,7 +14,8 @@ silently drop the weights). Quantisation modes:
             input and output stay float32, so callers do not change.
 
 The representative images are `--representative_dir`'s JPEG/PNG files, preprocessed like a user's
-image (central square, resize, [-1, 1]; `ops.preprocess_own_image`), or, without that flag, images
+image (central square, resize, [-1, 1]; `translate_lib.load_own_image`; files that are not usable
+images are skipped with a warning, as by `translate --input_dir`), or, without that flag, images
 of the built-in synthetic dataset. Their targets are the test-time targets
 (`LabelSpace.sample_targets`: `create_labels` targets of random valid source labels of the model's
 first dataset), so
@@ -28,15 +29,17 @@ temporary file and renamed, so an existing .tflite is never left half-written.
 The label layout travels in a sidecar `<output>.json` written next to the model (the export's
 `contract.ModelMetadata` record, with the fixed image size and the quantisation): a mobile app
 ships both files, and reads the JSON to build the target vector. `--run` is that app in Python: it
-preprocesses the image like `ops.preprocess_own_image`,
-builds the target with `LabelSpace.target` (`LabelSpace.parse_target`/`apply_target`: the
-names of --set may come from either dataset of a joint model, and the mask is set for it) from the
-`--base` source labels (default: none set; there is no discriminator on the device to read them off
-the image) and writes the translated image.
+preprocesses the image like `translate_lib.load_own_image`, builds the target with
+`LabelSpace.target` (`LabelSpace.parse_target`/`apply_target`: the names of --set may come from
+either dataset of a joint model, and the mask is set for it) from the `--base` source labels
+(default: none set; there is no discriminator on the device to read them off the image) and writes
+[input | translated] under a header naming the columns. The model's inputs must be finite:
+`run_tflite` refuses NaN and infinities, which would come back as a NaN image.
 """
 
 import contextlib
 import dataclasses
+import itertools
 import os
 import tempfile
 import warnings
@@ -50,6 +53,7 @@ from stargan_tf import config as config_lib
 from stargan_tf import contract
 from stargan_tf import fileio
 from stargan_tf import images
+from stargan_tf import translate_lib
 from stargan_tf.data import ops
 from stargan_tf.data import synthetic
 
@@ -98,32 +102,49 @@ def sample_inputs(image_size, space, num, representative_dir='', seed=0):
   Args:
     image_size: side of the images.
     space: the model's `labels.LabelSpace`.
-    num: how many (fewer if representative_dir holds fewer images).
-    representative_dir: JPEG/PNG images preprocessed like a user's image; empty for images of the
-      built-in synthetic dataset.
+    num: how many (fewer if representative_dir holds fewer usable images).
+    representative_dir: JPEG/PNG images preprocessed like a user's image (files that are not usable
+      images are skipped with a warning); empty for images of the built-in synthetic dataset.
     seed: seeds the synthetic images and the targets.
 
   Returns:
     (float32 [n, S, S, 3] in [-1, 1], float32 [n, label_dim]).
+
+  Raises:
+    ValueError: representative_dir holds no usable image.
   """
   with contextlib.ExitStack() as stack:
     if representative_dir:
-      paths = ops.list_images(representative_dir, '--representative_dir')[:num]
+      paths = ops.list_images(representative_dir, '--representative_dir')
     else:
       root = os.path.join(stack.enter_context(tempfile.TemporaryDirectory()), 'synthetic')
       synthetic.generate(root, num_images=num, seed=seed)
       paths = sorted(tf.io.gfile.glob(os.path.join(root, synthetic.IMAGE_DIR, '*.jpg')))
-    x = np.stack([ops.preprocess_own_image(tf.io.read_file(p), image_size).numpy()
-                  for p in paths])
-  return x, space.sample_targets(len(x), seed)
+    skipped = []
+    x = [image for _, image in itertools.islice(
+        translate_lib.read_own_images(paths, image_size, skipped), num)]
+  if representative_dir:
+    translate_lib.report_skipped('--representative_dir', representative_dir, skipped, len(x))
+  return np.stack(x), space.sample_targets(len(x), seed)
+
+
+_CONVERT = '`python -m stargan_tf.tflite --saved_model_dir=... --output=...`'
 
 
 def load_interpreter(model_path, num_threads=None):
-  """A LiteRT interpreter with its tensors allocated."""
+  """A LiteRT interpreter of a .tflite file.
+
+  Raises:
+    FileNotFoundError: there is no such file.
+    ValueError: the file is not a TFLite model (e.g. truncated); the message names it.
+  """
   if not os.path.exists(model_path):
-    raise FileNotFoundError(f'{model_path} not found: convert a model first with '
-                            '`python -m stargan_tf.tflite --saved_model_dir=... --output=...`.')
-  return litert.Interpreter(model_path=model_path, num_threads=num_threads)
+    raise FileNotFoundError(f'{model_path} not found: convert a model first with {_CONVERT}.')
+  try:
+    return litert.Interpreter(model_path=model_path, num_threads=num_threads)
+  except ValueError as e:  # LiteRT's messages do not name the file
+    raise ValueError(f'{model_path} is not a TFLite model ({e}); convert one with '
+                     f'{_CONVERT}.') from None
 
 
 def _shape(shape):
@@ -142,7 +163,8 @@ def run_tflite(model, image, target, num_threads=None):
     float32 [1, S, S, 3] in [-1, 1].
   Raises:
     ValueError: an input's shape differs from the model's, e.g. "model expects image
-      [1,128,128,3], got [2,64,64,3]".
+      [1,128,128,3], got [2,64,64,3]", or it holds NaN or infinite values (the model would
+      return a NaN image).
   """
   interpreter = load_interpreter(model, num_threads) if isinstance(model, str) else model
   runner = interpreter.get_signature_runner(SIGNATURE)
@@ -151,6 +173,8 @@ def run_tflite(model, image, target, num_threads=None):
     if tuple(inputs[name].shape) != tuple(detail['shape']):
       raise ValueError(f'model expects {name} {_shape(detail["shape"])}, got '
                        f'{_shape(inputs[name].shape)}.')
+    if not np.isfinite(inputs[name]).all():
+      raise ValueError(f'{name} holds NaN or infinite values; the model expects finite floats.')
   return runner(**inputs)['image']
 
 
@@ -253,16 +277,22 @@ def translate_image(model_path, image_path, target, output, base='', num_threads
     image_path: a JPEG or PNG of any size (its central square is used).
     target: e.g. "Blond_Hair=1" or, for a joint model, "happy=1": the domains to set, of one
       dataset (`LabelSpace.target`).
-    output: the PNG to write: [input | translated].
+    output: the PNG to write: [input | translated], under a header naming the columns ('input'
+      and `target`).
     base: the image's own domains, e.g. "Black_Hair=1,Young=1" (default: none set), of the
       dataset of `target`.
     num_threads: interpreter threads.
+
+  Raises:
+    FileNotFoundError: the model or its sidecar is missing.
+    ValueError: the model, its sidecar or the image cannot be used (the message names the file),
+      or a bad `target` or `base`.
   """
+  interpreter = load_interpreter(model_path, num_threads)
   space = contract.read_sidecar(model_path).label_space
   c_trg = space.target(target, base)
-  interpreter = load_interpreter(model_path, num_threads)
   size = int(interpreter.get_signature_runner(SIGNATURE).get_input_details()['image']['shape'][1])
-  x = ops.preprocess_own_image(tf.io.read_file(image_path), size).numpy()[None]
+  x = translate_lib.load_own_image(image_path, size).numpy()[None]
   y = run_tflite(interpreter, x, c_trg)
   logging.info('Translated %s with target %s (label %s).', image_path, target, c_trg[0].tolist())
-  return images.save_image(output, images.make_grid([x, y]))
+  return images.save_image(output, images.make_grid([x, y], column_names=('input', target)))

@@ -8,7 +8,9 @@ Each grid row is one image: the input, then one column per target domain (by def
 domain; with --target the one target given), under a header naming the columns. Grids go to
 --output_dir: by default <work_dir>/results/ for the test split and
 <work_dir>/results/<input folder name>/ for --input_dir, as 000001-images.png, 000002-...
-(--batch_size rows each). --max_images stops after that many images.
+(--batch_size rows each), and the command prints where. --max_images stops after that many images.
+Files of --input_dir that are not usable images (empty, truncated, not JPEG/PNG) are skipped with
+one warning naming each and why; a folder without a usable image is an error.
 
 A user's own images have no labels: their attributes are read off the trained discriminator's
 classifier, so each target changes one domain and keeps the others as D sees them.

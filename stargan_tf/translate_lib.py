@@ -10,6 +10,7 @@ faces) into every CelebA target and then every RaFD expression: 1 + 5 + 8 column
 default attributes. --target may name domains of either dataset (one dataset per target).
 """
 
+import itertools
 import os
 
 from absl import logging
@@ -22,19 +23,100 @@ from stargan_tf.data import ops
 from stargan_tf.data import pipeline
 from stargan_tf.data import splits
 
+# Tells a PNG that does not decode from a file of another format (ops knows the JPEG signature).
+_PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+
+
+class UnusableImageError(ValueError):
+  """An image file that cannot be read or decoded; the message names the file and the reason.
+
+  A ValueError, so the commands show it as a one-line error.
+
+  Attributes:
+    path: the file.
+    reason: why it cannot be used, e.g. 'empty file' or 'truncated or corrupt JPEG data'.
+  """
+
+  def __init__(self, path, reason):
+    super().__init__(f'{path}: {reason}; expected a JPEG or PNG image.')
+    self.path = path
+    self.reason = reason
+
+
+def _undecodable_reason(contents):
+  if contents.startswith(ops.JPEG_SIGNATURE):
+    return 'truncated or corrupt JPEG data'
+  if contents.startswith(_PNG_SIGNATURE):
+    return 'truncated or corrupt PNG data'
+  return 'not a JPEG or PNG image'
+
 
 def load_own_image(path, image_size):
-  """A user's image file: central square of its shorter side, resized, in [-1, 1]."""
-  return ops.preprocess_own_image(tf.io.read_file(path), image_size)
+  """A user's image file: central square of its shorter side, resized, in [-1, 1].
+
+  Raises:
+    UnusableImageError: the file is missing, unreadable, a folder, empty or not a decodable JPEG
+      or PNG.
+  """
+  try:
+    with open(path, 'rb') as f:
+      contents = f.read()
+  except OSError as e:
+    raise UnusableImageError(path, (e.strerror or str(e)).lower()) from None
+  if not contents:
+    raise UnusableImageError(path, 'empty file')
+  try:
+    return ops.preprocess_own_image(contents, image_size)
+  except tf.errors.InvalidArgumentError:
+    raise UnusableImageError(path, _undecodable_reason(contents)) from None
 
 
-def own_images_dataset(input_dir, image_size, batch_size):
-  """(dataset of [B,S,S,3] batches, file names) for the images in input_dir."""
-  paths = ops.list_images(input_dir, '--input_dir')
-  names = [os.path.basename(p) for p in paths]
-  ds = tf.data.Dataset.from_tensor_slices(paths).map(
-      lambda p: load_own_image(p, image_size), num_parallel_calls=tf.data.AUTOTUNE)
-  return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE), names
+def read_own_images(paths, image_size, skipped):
+  """Yields (file name, float32 [S, S, 3]) of each usable image of `paths`, in order.
+
+  A folder of a user's photos may hold a few files that are not images (empty, truncated, another
+  format under a .jpg name): they are left out, so they cost their own rows only.
+
+  Args:
+    paths: image files.
+    image_size: S.
+    skipped: a list; the UnusableImageError of each file left out is appended to it.
+  """
+  for path in paths:
+    try:
+      image = load_own_image(path, image_size)
+    except UnusableImageError as e:
+      skipped.append(e)
+      continue
+    yield os.path.basename(path), image.numpy()
+
+
+def report_skipped(flag, folder, skipped, num_used):
+  """Warns once, naming each file `read_own_images` skipped and why.
+
+  Args:
+    flag: the flag that gave the folder, e.g. '--input_dir'.
+    folder: its value.
+    skipped: the list filled by `read_own_images`.
+    num_used: how many images were used.
+
+  Raises:
+    ValueError: no image was usable.
+  """
+  listing = ', '.join(f'{os.path.basename(e.path)} ({e.reason})' for e in skipped)
+  if not num_used:
+    raise ValueError(f'{flag}={folder} holds no usable image: {listing}.')
+  if skipped:
+    logging.warning('%s=%s: skipped %d file(s) that are not usable JPEG or PNG images: %s.',
+                    flag, folder, len(skipped), listing)
+
+
+def _own_batches(named_images, batch_size):
+  """(float32 [B, S, S, 3], their B file names) of up to batch_size (name, image) pairs each."""
+  named_images = iter(named_images)
+  while batch := list(itertools.islice(named_images, batch_size)):
+    names, x = zip(*batch)
+    yield np.stack(x), list(names)
 
 
 def labels_from_classifier(D, x, label_space, dataset):
@@ -67,7 +149,11 @@ def translate(work_dir, output_dir='', input_dir='', target='', batch_size=16, m
   """Writes grids <output_dir>/<k>-images.png (k = 000001, ...); returns their paths.
 
   Each grid has a header row naming its columns (input, then each target's domain or the
-  --target), and with input_dir the file name of each row.
+  --target), and with input_dir the file name of each row. Files of input_dir that are not usable
+  images are skipped with one warning naming them; max_images counts the images translated.
+
+  Raises:
+    ValueError: a bad --target, or input_dir holds no usable image.
   """
   restored = runs.Run(work_dir).restore(step)
   config, G, D = restored.config, restored.G, restored.D
@@ -77,26 +163,29 @@ def translate(work_dir, output_dir='', input_dir='', target='', batch_size=16, m
     space.parse_target(target)
   column_names = ('input',) + ((target,) if target else space.domain_names)
   output_dir = output_dir or default_output_dir(work_dir, input_dir)
+  limit = max_images or None
+  skipped = []  # the files of input_dir that are not usable images
   if input_dir:
-    batches, names = own_images_dataset(input_dir, image_size, batch_size)
-    batches = batches.map(lambda x: (x, tf.zeros([tf.shape(x)[0], 0])))
+    own = read_own_images(ops.list_images(input_dir, '--input_dir'), image_size, skipped)
+    # (images, their source labels, row names): the file names travel with their images, so a
+    # skipped file never shifts the names of the rows after it.
+    batches = ((x, labels_from_classifier(D, x, space, dataset), names)
+               for x, names in _own_batches(itertools.islice(own, limit), batch_size))
   else:
-    names = None
     paths, c_org = splits.load_split(config.data, 'test', dataset)
-    batches = pipeline.make_dataset(paths, c_org, config.data.crop_size_of(dataset), image_size,
-                                    batch_size, training=False)
+    batches = ((x.numpy(), c.numpy(), None) for x, c in pipeline.make_dataset(
+        paths[:limit], c_org[:limit], config.data.crop_size_of(dataset), image_size, batch_size,
+        training=False))
   generate = tf.function(lambda x, c: G(x, c, training=False))
   written, seen = [], 0
-  for k, (x, c_org) in enumerate(batches, start=1):
-    if max_images and seen >= max_images:
-      break
-    c_org = labels_from_classifier(D, x, space, dataset) if input_dir else c_org.numpy()
-    columns = [x.numpy()] + [generate(x, tf.constant(c)).numpy()
-                             for c in make_targets(c_org, config, target)]
-    row_names = names[seen:seen + len(x)] if names else None
+  for k, (x, c_org, row_names) in enumerate(batches, start=1):
+    columns = [x] + [generate(tf.constant(x), tf.constant(c)).numpy()
+                     for c in make_targets(c_org, config, target)]
     written.append(images.save_image(
         os.path.join(output_dir, f'{k:06d}-images.png'),
         images.make_grid(columns, column_names=column_names, row_names=row_names)))
-    seen += x.shape[0]
+    seen += len(x)
     logging.info('Translated %d images -> %s', seen, written[-1])
+  if input_dir:
+    report_skipped('--input_dir', input_dir, skipped, seen)
   return written

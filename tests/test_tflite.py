@@ -22,8 +22,10 @@ SavedModel does (`synthetic.measure_attributes`, within MAX_ACCURACY_DROP).
 """
 
 import json
+import logging
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -33,6 +35,7 @@ from PIL import Image
 import pytest
 import tensorflow as tf
 
+from stargan_tf import cli
 from stargan_tf import config as config_lib
 from stargan_tf import contract
 from stargan_tf import evaluate_lib
@@ -135,6 +138,15 @@ def test_bad_input_shape_is_rejected(tiny_model, image_shape, target_shape, mess
     tflite.run_tflite(tiny_model['path'], np.zeros(image_shape), np.zeros(target_shape))
 
 
+@pytest.mark.parametrize('name, value', [('image', np.nan), ('image', -np.inf),
+                                         ('target', np.nan), ('target', np.inf)])
+def test_non_finite_inputs_are_rejected(tiny_model, name, value):
+  inputs = {'image': np.zeros([1, SIZE, SIZE, 3]), 'target': np.zeros([1, 5])}
+  inputs[name][0, 0] = value
+  with pytest.raises(ValueError, match=f'{name} holds NaN or infinite values'):
+    tflite.run_tflite(tiny_model['path'], **inputs)
+
+
 def test_translate_image_is_the_model_on_the_preprocessed_image(tiny_model, tmp_path):
   face = _face(tmp_path / 'face.jpg')
   out = tflite.translate_image(tiny_model['path'], face, 'Blond_Hair=1', str(tmp_path / 'o.png'),
@@ -142,9 +154,8 @@ def test_translate_image_is_the_model_on_the_preprocessed_image(tiny_model, tmp_
   x = translate_lib.load_own_image(face, SIZE).numpy()[None]
   # The base's hair colour is cleared when another is set; Male stays.
   y = tflite.run_tflite(tiny_model['path'], x, np.array([[0, 1, 0, 1, 0]], np.float32))
-  grid = np.asarray(Image.open(out))
-  assert grid.shape == (SIZE, 2 * SIZE, 3)
-  np.testing.assert_array_equal(grid, images.make_grid([x, y]))
+  np.testing.assert_array_equal(np.asarray(Image.open(out)),
+                                images.make_grid([x, y], column_names=('input', 'Blond_Hair=1')))
 
 
 @pytest.mark.parametrize('kwargs, error, message', [
@@ -156,6 +167,68 @@ def test_translate_image_errors(tiny_model, tmp_path, kwargs, error, message):
     tflite.translate_image(tiny_model['path'], _face(tmp_path / 'f.png'),
                            output=str(tmp_path / 'o.png'), **kwargs)
   assert not os.path.exists(tmp_path / 'o.png')
+
+
+# How a --run can be given a file it cannot use: (which file, its content: None for none, 'folder'
+# for a folder, 'half' for its first half), and the message expected.
+UNUSABLE = {
+    'missing image': ('image', None, '{image}: no such file or directory; expected a JPEG or PNG '
+                      'image'),
+    'text image': ('image', b'not an image', '{image}: not a JPEG or PNG image'),
+    'truncated image': ('image', 'half', '{image}: truncated or corrupt PNG data'),
+    'folder image': ('image', 'folder', '{image}: is a directory'),
+    'missing model': ('model', None, '{model} not found: convert a model first'),
+    'truncated model': ('model', 'half', '{model} is not a TFLite model'),
+    'truncated sidecar': ('sidecar', 'half', '{model}: its metadata is not JSON'),
+}
+
+
+def _unusable(tmp_path, model_path, case):
+  """(model, image, the expected message) of a --run with a copy of the model and its sidecar and
+  an image, one of them broken as UNUSABLE[case] says."""
+  which, content, message = UNUSABLE[case]
+  model = str(tmp_path / 'model.tflite')
+  shutil.copy(model_path, model)
+  shutil.copy(contract.sidecar_path(model_path), contract.sidecar_path(model))
+  files = {'image': _face(tmp_path / 'face.png'), 'model': model,
+           'sidecar': contract.sidecar_path(model)}
+  broken = files[which]
+  with open(broken, 'rb') as f:
+    whole = f.read()
+  os.remove(broken)
+  if which == 'model' and content is None:  # a mistyped --run: no sidecar either
+    os.remove(files['sidecar'])
+  if content == 'folder':
+    os.mkdir(broken)
+  elif content is not None:
+    with open(broken, 'wb') as f:
+      f.write(whole[:len(whole) // 2] if content == 'half' else content)
+  return model, files['image'], message.format(**files)
+
+
+@pytest.mark.parametrize('case', UNUSABLE)
+def test_translate_image_errors_name_the_file(tiny_model, tmp_path, case):
+  """What the command shows as a one-line `error: ...` (cli.USER_ERRORS) naming the file."""
+  model, image, message = _unusable(tmp_path, tiny_model['path'], case)
+  with pytest.raises(cli.USER_ERRORS, match=re.escape(message)):
+    tflite.translate_image(model, image, 'Male=1', str(tmp_path / 'o.png'))
+  assert not os.path.exists(tmp_path / 'o.png')
+
+
+def test_representative_images_skip_files_that_are_not_images(tmp_path, caplog):
+  faces = tmp_path / 'faces'
+  faces.mkdir()
+  good = [_face(faces / 'a.png', seed=1), _face(faces / 'c.jpg', seed=2)]
+  (faces / 'b.jpg').write_text('not an image')
+  (faces / 'd.png').write_bytes(b'')
+  with caplog.at_level(logging.WARNING):
+    x, c = tflite.sample_inputs(SIZE, CELEBA, 8, str(faces))
+  np.testing.assert_array_equal(x, np.stack([translate_lib.load_own_image(p, SIZE) for p in good]))
+  assert c.shape == (2, 5)
+  warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+  assert len(warnings) == 1 and 'b.jpg (not a JPEG or PNG image), d.png (empty file)' in warnings[0]
+  x, _ = tflite.sample_inputs(SIZE, CELEBA, 1, str(faces))
+  assert len(x) == 1
 
 
 def test_model_without_sidecar(tiny_model, tmp_path):
@@ -266,7 +339,8 @@ def test_joint_translate_image_builds_the_label_with_its_mask(joint_model, tmp_p
                                base=base)
   x = translate_lib.load_own_image(face, SIZE).numpy()[None]
   y = tflite.run_tflite(joint_model['path'], x, label)
-  np.testing.assert_array_equal(np.asarray(Image.open(out)), images.make_grid([x, y]))
+  np.testing.assert_array_equal(np.asarray(Image.open(out)),
+                                images.make_grid([x, y], column_names=('input', target)))
 
 
 @pytest.mark.parametrize('target, base, message', [
@@ -407,8 +481,11 @@ def test_cli_converts_then_runs(tiny_export, tmp_path):
       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
   assert run.returncode == 0, run.stderr[-3000:]
   grid = np.asarray(Image.open(out))
-  assert grid.shape == (SIZE, 2 * SIZE, 3)
-  assert np.abs(grid[:, SIZE:].astype(int) - grid[:, :SIZE]).mean() > 1  # translated, not copied
+  header = images.make_grid([np.zeros([1, SIZE, SIZE, 3])] * 2,
+                            column_names=('input', 'Blond_Hair=1'))[:-SIZE]
+  np.testing.assert_array_equal(grid[:-SIZE], header)
+  cells = grid[-SIZE:]
+  assert np.abs(cells[:, SIZE:].astype(int) - cells[:, :SIZE]).mean() > 1  # translated, not copied
   bad = subprocess.run(
       [sys.executable, '-m', 'stargan_tf.tflite', f'--run={model}', f'--image={out}',
        '--set=Purple_Hair=1', f'--out={tmp_path / "bad.png"}'],
@@ -416,3 +493,17 @@ def test_cli_converts_then_runs(tiny_export, tmp_path):
   assert bad.returncode != 0
   assert "--set names unknown domain 'Purple_Hair'" in bad.stderr
   assert 'Traceback' not in bad.stderr
+
+
+@pytest.mark.parametrize('case', ['missing image', 'text image', 'truncated model'])
+def test_cli_run_errors_are_one_line_naming_the_file(tiny_model, tmp_path, case):
+  model, image, message = _unusable(tmp_path, tiny_model['path'], case)
+  result = subprocess.run(
+      [sys.executable, '-m', 'stargan_tf.tflite', f'--run={model}', f'--image={image}',
+       '--set=Male=1', f'--out={tmp_path / "o.png"}'],
+      cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True,
+      timeout=300)
+  assert result.returncode == 1
+  assert 'Traceback' not in result.stderr
+  assert result.stderr.splitlines()[-1].startswith(f'error: {message}'), result.stderr[-3000:]
+  assert not os.path.exists(tmp_path / 'o.png')

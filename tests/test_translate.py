@@ -1,4 +1,6 @@
+import logging
 import os
+import shutil
 import subprocess
 import sys
 
@@ -23,13 +25,24 @@ def trained(tiny_run):
   return tiny_run
 
 
-def _cells(path, rows, columns, size=32):
-  """The images of a grid file (below its header row, right of any row names), checked to have
-  `rows` x `columns` cells of `size` px and a header above them."""
+# The headers of the default grids of a CelebA run and of a joint (--dataset=Both) run.
+CELEBA_COLUMNS = ('input', 'Black_Hair', 'Blond_Hair', 'Brown_Hair', 'Male', 'Young')
+JOINT_COLUMNS = CELEBA_COLUMNS + ('angry', 'contemptuous', 'disgusted', 'fearful', 'happy',
+                                  'neutral', 'sad', 'surprised')
+
+
+def _cells(path, column_names, rows, row_names=None, size=32):
+  """The images of a grid file: `rows` x len(column_names) cells of `size` px, checked to lie under
+  a header naming `column_names` (and right of `row_names`) as images.make_grid writes them."""
   grid = np.asarray(Image.open(path))
-  assert grid.shape[0] > rows * size and grid.shape[1] >= columns * size, grid.shape
-  assert (grid[:grid.shape[0] - rows * size] < 128).any(), 'no names in the header'
-  return grid[-rows * size:, -columns * size:]
+  blank = images.make_grid([np.zeros([rows, size, size, 3])] * len(column_names),
+                           column_names=column_names, row_names=row_names)
+  assert grid.shape == blank.shape
+  top, left = grid.shape[0] - rows * size, grid.shape[1] - len(column_names) * size
+  assert top > 0 and (blank[:top] < 128).any()  # the header holds names
+  np.testing.assert_array_equal(grid[:top], blank[:top], err_msg='column names')
+  np.testing.assert_array_equal(grid[top:, :left], blank[top:, :left], err_msg='row names')
+  return grid[top:, left:]
 
 
 def test_test_split_grids(trained, tmp_path):
@@ -37,7 +50,7 @@ def test_test_split_grids(trained, tmp_path):
   assert [os.path.basename(p) for p in out] == ['000001-images.png', '000002-images.png',
                                                 '000003-images.png']
   for path, rows in zip(out, (6, 6, 4)):
-    assert _cells(path, rows, 6).shape == (rows * 32, 6 * 32, 3)
+    assert _cells(path, CELEBA_COLUMNS, rows).shape == (rows * 32, 6 * 32, 3)
   assert translate.default_output_dir(trained.train.work_dir) == os.path.join(
       trained.train.work_dir, 'results')
 
@@ -46,7 +59,7 @@ def test_explicit_target_column_is_g_of_that_target(trained, tmp_path):
   out = translate.translate(trained.train.work_dir, str(tmp_path), target='Blond_Hair=1,Male=0',
                             batch_size=4, max_images=4)
   assert len(out) == 1
-  grid = _cells(out[0], 4, 2)
+  grid = _cells(out[0], ('input', 'Blond_Hair=1,Male=0'), 4)
   G = runs.Run(trained.train.work_dir).restore().G
   paths, c_org = splits.load_split(trained.data, 'test')
   x, c = next(iter(pipeline.make_dataset(paths[:4], c_org[:4], 178, 32, 4, training=False)))
@@ -66,11 +79,100 @@ def test_own_images_any_size(trained, tmp_path):
   Image.fromarray(r.randint(0, 255, [218, 178, 3], np.uint8)).save(own / 'tall.jpg')
   (own / 'notes.txt').write_text('not an image')
   out = translate.translate(trained.train.work_dir, str(tmp_path / 'out'), input_dir=str(own))
-  grid = np.asarray(Image.open(out[0]))
-  assert _cells(out[0], 2, 6).shape == (2 * 32, 6 * 32, 3)
-  assert grid.shape[1] > 6 * 32  # the file names of the rows
+  assert _cells(out[0], CELEBA_COLUMNS, 2, row_names=['tall.jpg', 'wide.png']).shape == (
+      2 * 32, 6 * 32, 3)
   assert translate.default_output_dir(trained.train.work_dir, str(own) + '/') == os.path.join(
       trained.train.work_dir, 'results', 'own')
+
+
+def _folder_with_bad_files(folder):
+  """A user's folder: three images among files that cannot be used (sorted, the bad files fall
+  between the good ones). Returns (the good file names, {bad file name: the reason given})."""
+  folder.mkdir()
+  r = np.random.RandomState(1)
+  for name, shape in (('a.png', [150, 200, 3]), ('c.jpg', [218, 178, 3]), ('g.png', [40, 40, 3])):
+    Image.fromarray(r.randint(0, 255, shape, np.uint8)).save(folder / name)
+  jpeg = (folder / 'c.jpg').read_bytes()
+  (folder / 'b_empty.jpg').write_bytes(b'')
+  (folder / 'd_truncated.jpg').write_bytes(jpeg[:len(jpeg) // 2])
+  (folder / 'e_text.jpg').write_text('not an image')
+  (folder / 'f_folder.jpg').mkdir()
+  return ['a.png', 'c.jpg', 'g.png'], {
+      'b_empty.jpg': 'empty file', 'd_truncated.jpg': 'truncated or corrupt JPEG data',
+      'e_text.jpg': 'not a JPEG or PNG image', 'f_folder.jpg': 'is a directory'}
+
+
+def _own_grid(work_dir, folder, names):
+  """The grid of `names` in `folder` (one batch) computed here: [input | G per CelebA domain], the
+  source labels read off D_cls, under the default header and with the file names as row names."""
+  restored = runs.Run(work_dir).restore()
+  x = tf.stack([translate.load_own_image(str(folder / n), 32) for n in names])
+  c_org = translate.labels_from_classifier(restored.D, x, restored.config.label_space, 'CelebA')
+  columns = [x.numpy()] + [restored.G(x, tf.constant(c), training=False).numpy()
+                           for c in translate.make_targets(c_org, restored.config, '')]
+  return images.make_grid(columns, column_names=CELEBA_COLUMNS, row_names=names)
+
+
+def _assert_grid_equal(path, expected):
+  grid = np.asarray(Image.open(path))
+  assert grid.shape == expected.shape
+  assert np.abs(grid.astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_own_images_skip_files_that_are_not_images(trained, tmp_path, caplog):
+  """Bad files are skipped with one warning naming each and why; the rows keep their names."""
+  good, bad = _folder_with_bad_files(tmp_path / 'own')
+  with caplog.at_level(logging.WARNING):
+    out = translate.translate(trained.train.work_dir, str(tmp_path / 'out'),
+                              input_dir=str(tmp_path / 'own'), batch_size=2)
+  assert [os.path.basename(p) for p in out] == ['000001-images.png', '000002-images.png']
+  _assert_grid_equal(out[0], _own_grid(trained.train.work_dir, tmp_path / 'own', good[:2]))
+  _assert_grid_equal(out[1], _own_grid(trained.train.work_dir, tmp_path / 'own', good[2:]))
+  warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+  assert len(warnings) == 1, warnings
+  for name, reason in bad.items():
+    assert f'{name} ({reason})' in warnings[0]
+
+
+def test_own_images_max_images_counts_usable_images(trained, tmp_path):
+  good, _ = _folder_with_bad_files(tmp_path / 'own')
+  out = translate.translate(trained.train.work_dir, str(tmp_path / 'out'),
+                            input_dir=str(tmp_path / 'own'), batch_size=4, max_images=2)
+  _assert_grid_equal(out[0], _own_grid(trained.train.work_dir, tmp_path / 'own', good[:2]))
+
+
+def test_max_images_is_a_limit_on_images_not_batches(trained, tmp_path):
+  out = translate.translate(trained.train.work_dir, str(tmp_path), batch_size=4, max_images=5)
+  assert len(out) == 2
+  assert _cells(out[1], CELEBA_COLUMNS, 1).shape == (32, 6 * 32, 3)
+
+
+def test_own_folder_without_a_usable_image(trained, tmp_path):
+  folder = tmp_path / 'own'
+  folder.mkdir()
+  (folder / 'empty.png').write_bytes(b'')
+  (folder / 'notes.jpg').write_text('not an image')
+  with pytest.raises(ValueError, match=f'--input_dir={folder} holds no usable image: empty.png '
+                     r'\(empty file\), notes.jpg \(not a JPEG or PNG image\)'):
+    translate.translate(trained.train.work_dir, str(tmp_path / 'out'), input_dir=str(folder))
+  assert not os.path.exists(tmp_path / 'out')
+
+
+@pytest.mark.parametrize('content, reason', [
+    (None, 'no such file or directory'),
+    (b'', 'empty file'),
+    (b'\x89PNG\r\n\x1a\n', 'truncated or corrupt PNG data'),
+    (b'GIF89a but no more', 'not a JPEG or PNG image'),
+])
+def test_load_own_image_names_the_file_and_the_reason(tmp_path, content, reason):
+  path = tmp_path / 'face.png'
+  if content is not None:
+    path.write_bytes(content)
+  with pytest.raises(translate.UnusableImageError,
+                     match=f'{path}: {reason}; expected a JPEG or PNG image') as e:
+    translate.load_own_image(str(path), 8)
+  assert isinstance(e.value, ValueError)  # the commands show it as a one-line error
+  assert (e.value.path, e.value.reason) == (str(path), reason)
 
 
 def test_own_image_preprocessing_is_a_central_square():
@@ -134,25 +236,45 @@ def test_cli_flagfile_with_overrides_then_translate(tmp_path, synthetic_dir):
   assert 'Traceback' not in bad.stderr
 
 
+def test_cli_input_dir_skips_bad_files_and_writes_to_the_default_folder(trained, tmp_path):
+  """`translate --input_dir` without --output_dir: grids in <work_dir>/results/<folder name>/."""
+  work_dir = tmp_path / 'run'
+  shutil.copytree(trained.train.work_dir, work_dir)  # the shared run's folder stays unwritten
+  good, bad = _folder_with_bad_files(tmp_path / 'faces')
+  result = subprocess.run(
+      [sys.executable, '-m', 'stargan_tf.translate', f'--work_dir={work_dir}',
+       f'--input_dir={tmp_path / "faces"}', '--batch_size=3'],
+      cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True,
+      timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert 'Traceback' not in result.stderr
+  for name, reason in bad.items():
+    assert f'{name} ({reason})' in result.stderr
+  out = work_dir / 'results' / 'faces'
+  assert f'Wrote 1 grid(s) to {out}' in result.stdout
+  assert os.listdir(out) == ['000001-images.png']
+  _assert_grid_equal(out / '000001-images.png', _own_grid(str(work_dir), tmp_path / 'faces', good))
+
+
 def test_joint_grids_have_a_column_per_domain_of_both_datasets(trained_both, tmp_path):
   """--dataset=Both: CelebA test images x [input | 5 CelebA targets | 8 RaFD expressions]."""
   out = translate.translate(trained_both.train.work_dir, str(tmp_path / 'split'), batch_size=4,
                             max_images=4)
-  assert _cells(out[0], 4, 14).shape == (4 * 32, 14 * 32, 3)
+  assert _cells(out[0], JOINT_COLUMNS, 4).shape == (4 * 32, 14 * 32, 3)
   own = tmp_path / 'own'
   own.mkdir()
   Image.fromarray(np.random.RandomState(0).randint(0, 255, [60, 50, 3], np.uint8)).save(
       own / 'face.png')
   out = translate.translate(trained_both.train.work_dir, str(tmp_path / 'own_out'),
                             input_dir=str(own))
-  assert _cells(out[0], 1, 14).shape == (32, 14 * 32, 3)
+  assert _cells(out[0], JOINT_COLUMNS, 1, row_names=['face.png']).shape == (32, 14 * 32, 3)
 
 
 def test_joint_target_of_the_other_dataset_sets_its_mask(trained_both, tmp_path):
   """--target=happy=1 on CelebA images: G gets [0 (5) | one-hot happy (8) | 0 1]."""
   out = translate.translate(trained_both.train.work_dir, str(tmp_path), target='happy=1',
                             batch_size=4, max_images=4)
-  grid = _cells(out[0], 4, 2)
+  grid = _cells(out[0], ('input', 'happy=1'), 4)
   G = runs.Run(trained_both.train.work_dir).restore().G
   paths, c_org = splits.load_split(trained_both.data, 'test', 'CelebA')
   x, _ = next(iter(pipeline.make_dataset(paths[:4], c_org[:4], 178, 32, 4, training=False)))
@@ -187,7 +309,8 @@ def test_cli_joint_demo_trains_translates_and_exports(tmp_path):
   translated = run('stargan_tf.translate', f'--work_dir={work_dir}', '--max_images=4',
                    '--batch_size=4')
   assert translated.returncode == 0, translated.stderr[-3000:]
-  assert _cells(work_dir / 'results' / '000001-images.png', 4, 14).shape == (4 * 32, 14 * 32, 3)
+  assert _cells(work_dir / 'results' / '000001-images.png', JOINT_COLUMNS, 4).shape == (
+      4 * 32, 14 * 32, 3)
 
   exported = run('stargan_tf.export', f'--work_dir={work_dir}',
                  f'--export_dir={tmp_path / "exports"}')
