@@ -3,7 +3,8 @@
 Strategies (`--strategy`):
   default       one device (the first GPU, else the CPU).
   mirrored      MirroredStrategy over every local GPU, or over every logical CPU device when there
-                is no GPU (`--cpu_devices=N` splits the CPU into N devices, for tests and CPU boxes).
+                is no GPU (`--cpu_devices=N` splits the CPU into N devices, for tests and CPU
+                boxes).
   multi_worker  MultiWorkerMirroredStrategy: one process per host, cluster from TF_CONFIG.
 
 Under multi_worker every worker runs the same program. Only the chief (task `chief`, or `worker` 0
@@ -107,7 +108,8 @@ def scratch_dir(directory, strategy):
 
 
 def remove_scratch(directory, strategy):
-  """Deletes a non-chief worker's scratch folders (and `.workers` once empty); no-op on the chief."""
+  """Deletes a non-chief worker's scratch folders (and `.workers` once empty); no-op on the
+  chief."""
   if is_chief(strategy):
     return
   worker_dir = os.path.dirname(scratch_dir(directory, strategy))

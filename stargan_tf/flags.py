@@ -216,8 +216,9 @@ def define_tflite_flags():
                       '(python -m stargan_tf.export), e.g. exports/stargan/1.')
   flags.DEFINE_string('output', '', 'The .tflite to write (its metadata goes to <output>.json).')
   flags.DEFINE_enum('quantize', 'none', list(config_lib.QUANTIZATIONS), 'none: float32; '
-                    'float16: float16 weights; dynamic: int8 weights, dynamic-range activations; int8: int8 '
-                    'weights and activations (calibrated), float input/output.')
+                    'float16: float16 weights; dynamic: int8 weights, dynamic-range '
+                    'activations; int8: int8 weights and activations (calibrated), float '
+                    'input/output.')
   flags.DEFINE_string('representative_dir', '', 'JPEG/PNG images for int8 calibration and the '
                       'parity check (default: the built-in synthetic dataset).')
   flags.DEFINE_integer('image_size', 0, 'Fixed input side of the .tflite (0: the export\'s).')

@@ -162,8 +162,9 @@ class Run:
     bad = models.non_finite_weights({'G': G, 'D': D})
     if bad:
       raise FloatingPointError(f'{path} holds non-finite weights ({", ".join(bad[:3])}'
-                               f'{", ..." if len(bad) > 3 else ""}): the run diverged before this '
-                               f'checkpoint. Saved: {", ".join(map(str, self.checkpoint_steps()))}.')
+                               f'{", ..." if len(bad) > 3 else ""}): the run diverged before '
+                               'this checkpoint. Saved steps: '
+                               f'{", ".join(map(str, self.checkpoint_steps()))}.')
     logging.info('Restored G and D from %s.', path)
     return Restored(config, G, D, path, int(path.rsplit('-', 1)[1]))
 

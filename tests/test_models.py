@@ -460,7 +460,8 @@ class TestConv2DImplementations:
     x = tf.constant(np.random.default_rng(5).normal(size=shape), tf.float32)
 
     def derivatives(layer):
-      # First derivatives, and the second ones a gradient penalty takes: d/dW ||d sum(f(x)^2)/dx||^2.
+      # First derivatives, and the second ones a gradient penalty takes:
+      # d/dW ||d sum(f(x)^2)/dx||^2.
       with tf.GradientTape(persistent=True) as outer:
         outer.watch(x)
         with tf.GradientTape() as inner:
