@@ -95,7 +95,8 @@ class Conv2D(keras.layers.Conv2D):
                 and matmuls. Much faster for D's deepest layers (4x4x1024 -> 2x2x2048: 16x).
     auto        (default) transposed for a stride-1 'same' odd-kernel convolution with at least
                 TRANSPOSED_MIN_CHANNEL_RATIO times more input channels than filters; otherwise
-                patches when the layer is built for a fixed input size (`fixed_input_size=True`, as in D), its output has at most
+                patches when the layer is built for a fixed input size
+                (`fixed_input_size=True`, as in D), its output has at most
                 PATCHES_MAX_OUTPUT_PIXELS pixels and its input at least
                 PATCHES_MIN_INPUT_CHANNELS channels; native otherwise. The choice is made in
                 `build` from the input shape and kept in `self.resolved_impl`.
