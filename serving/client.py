@@ -27,7 +27,14 @@ Outputs: one --image is written to --out. Several go in one batched request and 
 TF Serving refuses a request larger than its max_batch_size (16 in serving/batching_parameters.txt).
 
 Failures (server unreachable, unknown model, version or domain name, domains of two datasets,
-unreadable image) end the program with a one-line message on stderr and exit status 1.
+unreadable image, an image the server refuses) end the program with a one-line message on stderr
+and exit status 1.
+
+Dependencies: the REST transport (--rest) needs only the standard library, numpy and Pillow (and
+the TensorFlow-free `stargan_tf.labels`, `contract`, `images` and `fileio`), so it runs on a
+machine without TensorFlow (serving/README.md says how to install it there). The gRPC transport
+needs grpcio, tensorflow and tensorflow-serving-api, imported (`serving/grpc_transport.py`) only
+when it is used.
 """
 
 import argparse
@@ -41,32 +48,50 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from google.protobuf import json_format
-import grpc
 import numpy as np
 from PIL import Image
-import tensorflow as tf
-from tensorflow_serving.apis import get_model_metadata_pb2
-from tensorflow_serving.apis import predict_pb2
-from tensorflow_serving.apis import prediction_service_pb2_grpc
 
 from stargan_tf import contract
+from stargan_tf import fileio
 from stargan_tf import images
 
 DEFAULT_SERVER = 'localhost:8500'
 DEFAULT_TIMEOUT = 30.0
 # What the export's translate_bytes decodes.
 IMAGE_FORMATS = ('JPEG', 'PNG')
-# gRPC clients refuse answers over 4 MB by default (16 float images of 128 px are 3 MB); TF Serving
-# itself accepts messages up to 2 GB.
-_GRPC_OPTIONS = [('grpc.max_receive_message_length', -1),
-                 ('grpc.max_send_message_length', -1)]
 # How TF Serving's REST server maps status codes to HTTP (model_servers/http_server.cc).
 _HTTP_STATUS = {404: 'NOT_FOUND', 503: 'UNAVAILABLE', 504: 'DEADLINE_EXCEEDED'}
+# numpy dtypes of the TensorFlow DataType names a SignatureDef uses (types.proto), so that no
+# transport needs tf.dtypes to read one.
+_NUMPY_DTYPES = {
+    'DT_FLOAT': np.float32, 'DT_DOUBLE': np.float64, 'DT_HALF': np.float16,
+    'DT_INT8': np.int8, 'DT_INT16': np.int16, 'DT_INT32': np.int32, 'DT_INT64': np.int64,
+    'DT_UINT8': np.uint8, 'DT_UINT16': np.uint16, 'DT_BOOL': np.bool_, 'DT_STRING': object,
+}
 
 
 class ServingError(Exception):
   """A failure explained for the user; the command line prints it without a traceback."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Signature:
+  """What the client reads of a SignatureDef: the dtype of each input and output.
+
+  Attributes:
+    inputs: {input name: TensorFlow DataType name, e.g. 'DT_FLOAT'}.
+    outputs: {output name: DataType name}.
+  """
+  inputs: dict
+  outputs: dict
+
+
+def _numpy_dtype(dtype_name):
+  """The numpy dtype of a DataType name ('DT_FLOAT' -> float32; 'DT_STRING' -> object)."""
+  if dtype_name not in _NUMPY_DTYPES:
+    raise ServingError(f'the served signature has a {dtype_name} tensor; this client reads '
+                       f'{", ".join(_NUMPY_DTYPES)}.')
+  return _NUMPY_DTYPES[dtype_name]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,8 +124,13 @@ def _explain(code, details, where, model, version, timeout):
   return f'TF Serving at {where} refused the request ({code}): {details}'
 
 
-class _Transport:
-  """Predict and GetModelMetadata for one model; subclasses speak gRPC or REST."""
+class Transport:
+  """Predict and GetModelMetadata for one model.
+
+  Subclasses speak gRPC (`GrpcTransport`) or REST (`RestTransport`): they define
+  `_get_signatures()` -> (served version, {name: Signature}) and `_predict(signature, inputs)` ->
+  {output name: array}.
+  """
 
   def __init__(self, where, model, version, timeout):
     self.where = where
@@ -123,21 +153,21 @@ class _Transport:
                                  self.timeout))
 
   def signatures(self):
-    """(served version, {signature name: SignatureDef}), asked once (GetModelMetadata)."""
+    """(served version, {signature name: Signature}), asked once (GetModelMetadata)."""
     if self._signatures is None:
       self._signatures = self._get_signatures()
     return self._signatures
 
   def signature(self, name):
-    """The SignatureDef `name`, or a ServingError listing the model's signatures."""
-    _, signature_defs = self.signatures()
-    if name not in signature_defs:
+    """The Signature `name`, or a ServingError listing the model's signatures."""
+    _, signatures = self.signatures()
+    if name not in signatures:
       # TF2 SavedModels carry an internal `__saved_model_init_op` entry; it is not for clients.
-      names = ', '.join(sorted(n for n in signature_defs if not n.startswith('__')))
+      names = ', '.join(sorted(n for n in signatures if not n.startswith('__')))
       raise ServingError(f'{_spec_text(self.model, self.version)} at {self.where} has no '
                          f'signature {name!r}; it has: {names}. Was it exported by '
                          'stargan_tf.export?')
-    return signature_defs[name]
+    return signatures[name]
 
   def predict(self, signature, inputs):
     """Runs `signature` on {input name: array}; returns {output name: array}."""
@@ -145,45 +175,39 @@ class _Transport:
     return self._predict(signature, inputs)
 
 
-class GrpcTransport(_Transport):
-  """TF Serving's PredictionService over gRPC (its --port, 8500 by default)."""
+class GrpcTransport(Transport):
+  """TF Serving's PredictionService over gRPC (its --port, 8500 by default).
+
+  The calls are in `grpc_transport`, imported here: the REST transport needs none of grpcio,
+  tensorflow and tensorflow-serving-api.
+  """
 
   def __init__(self, server, model, version=None, timeout=DEFAULT_TIMEOUT):
     super().__init__(server, model, version, timeout)
-    self._channel = grpc.insecure_channel(server, options=_GRPC_OPTIONS)
-    self._stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
+    try:
+      from serving import grpc_transport  # pylint: disable=g-import-not-at-top (REST needs no TF)
+    except ImportError as e:
+      raise ServingError('--server (gRPC) needs grpcio, tensorflow and tensorflow-serving-api, '
+                         f'which cannot be imported here ({e}); pip install '
+                         'tensorflow-serving-api, or use --rest.') from None
+    self._rpc_error = grpc_transport.RpcError
+    self._stub = grpc_transport.PredictionStub(server, model, version)
 
   def close(self):
-    self._channel.close()
+    self._stub.close()
 
-  def _fill_spec(self, model_spec, signature=''):
-    model_spec.name = self.model
-    if self.version is not None:
-      model_spec.version.value = self.version
-    model_spec.signature_name = signature
-
-  def _call(self, method, request):
+  def _call(self, method, *args):
     try:
-      return method(request, timeout=self.timeout)
-    except grpc.RpcError as e:
+      return method(*args, timeout=self.timeout)
+    except self._rpc_error as e:
       raise self._error(e.code().name, e.details()) from None
 
   def _get_signatures(self):
-    request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=['signature_def'])
-    self._fill_spec(request.model_spec)
-    response = self._call(self._stub.GetModelMetadata, request)
-    signature_map = get_model_metadata_pb2.SignatureDefMap()
-    response.metadata['signature_def'].Unpack(signature_map)
-    return response.model_spec.version.value, dict(signature_map.signature_def)
+    version, dtypes = self._call(self._stub.get_signatures)
+    return version, {name: Signature(inputs, outputs) for name, (inputs, outputs) in dtypes.items()}
 
   def _predict(self, signature, inputs):
-    request = predict_pb2.PredictRequest()
-    self._fill_spec(request.model_spec, signature)
-    for key, value in inputs.items():
-      request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
-    response = self._call(self._stub.Predict, request)
-    # make_ndarray reads both answer forms: typed fields (TF Serving's Predict) and tensor_content.
-    return {key: tf.make_ndarray(proto) for key, proto in response.outputs.items()}
+    return self._call(self._stub.predict, signature, inputs)
 
 
 def _to_json(array):
@@ -207,16 +231,24 @@ def _bytes_leaf(value):
   return value.encode('utf-8', 'surrogateescape')
 
 
-def _from_json(value, dtype):
-  """A REST answer's value -> array of the signature's dtype (a DataType enum)."""
-  dtype = tf.dtypes.as_dtype(dtype)
-  if dtype == tf.string:
+def _from_json(value, dtype_name):
+  """A REST answer's value -> array of the signature's dtype (a DataType name)."""
+  dtype = _numpy_dtype(dtype_name)
+  if dtype is object:
     leaves = np.vectorize(_bytes_leaf, otypes=[object])
     return leaves(np.array(value, dtype=object)) if isinstance(value, list) else _bytes_leaf(value)
-  return np.asarray(value, dtype=dtype.as_numpy_dtype)
+  return np.asarray(value, dtype=dtype)
 
 
-class RestTransport(_Transport):
+def _signature_from_json(signature_def):
+  """A Signature from a SignatureDef in the protobuf JSON of TF Serving's REST metadata."""
+  def dtypes(tensors):
+    return {name: info.get('dtype', 'DT_INVALID') for name, info in tensors.items()}
+  return Signature(inputs=dtypes(signature_def.get('inputs', {})),
+                   outputs=dtypes(signature_def.get('outputs', {})))
+
+
+class RestTransport(Transport):
   """TF Serving's REST API (its --rest_api_port, 8501 by default), with the standard library."""
 
   def __init__(self, url, model, version=None, timeout=DEFAULT_TIMEOUT):
@@ -252,10 +284,12 @@ class RestTransport(_Transport):
 
   def _get_signatures(self):
     reply = self._call(self._model_url() + '/metadata')
-    signature_map = json_format.ParseDict(reply['metadata']['signature_def'],
-                                          get_model_metadata_pb2.SignatureDefMap(),
-                                          ignore_unknown_fields=True)
-    return int(reply['model_spec']['version']), dict(signature_map.signature_def)
+    # {"model_spec": {..., "version": "1"}, "metadata": {"signature_def": <SignatureDefMap>}}: the
+    # messages in protobuf's JSON form (an int64 as a string, an enum by its name).
+    signature_defs = reply['metadata']['signature_def']['signature_def']
+    return int(reply['model_spec']['version']), {
+        name: _signature_from_json(signature_def)
+        for name, signature_def in signature_defs.items()}
 
   def _predict(self, signature, inputs):
     body = {'signature_name': signature,
@@ -264,7 +298,7 @@ class RestTransport(_Transport):
     signature_outputs = self.signature(signature).outputs
     if len(signature_outputs) == 1:  # TF Serving then leaves out the output's name.
       outputs = {next(iter(signature_outputs)): outputs}
-    return {key: _from_json(value, signature_outputs[key].dtype) for key, value in outputs.items()}
+    return {key: _from_json(value, signature_outputs[key]) for key, value in outputs.items()}
 
 
 def connect(server=DEFAULT_SERVER, rest='', model='stargan', version=None,
@@ -281,8 +315,7 @@ def read_model_info(transport):
   signature = transport.signature(contract.METADATA)
   # A batch of one zero: TF Serving's batching refuses scalars, and the answer has one row per
   # request row.
-  inputs = {key: np.zeros([1], tf.dtypes.as_dtype(info.dtype).as_numpy_dtype)
-            for key, info in signature.inputs.items()}
+  inputs = {key: np.zeros([1], _numpy_dtype(dtype)) for key, dtype in signature.inputs.items()}
   try:
     out = transport.predict(contract.METADATA, inputs)
   except ServingError as e:
@@ -386,15 +419,6 @@ def output_paths(out, image_paths):
   return [f'{root}_{i}{ext or ".png"}' for i in range(len(image_paths))]
 
 
-def _write(path, data):
-  """Writes atomically, so an interrupted run never leaves a truncated picture."""
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  tmp = path + '.tmp'
-  with open(tmp, 'wb') as f:
-    f.write(data)
-  os.replace(tmp, path)
-
-
 def _positive_int(text):
   value = int(text)
   if value < 1:
@@ -444,7 +468,7 @@ def run(args):
   with connect(args.server, args.rest, args.model, args.version, args.timeout) as transport:
     pngs = translate(transport, image_data, ','.join(args.set_spec), args.base, args.signature)
   for path, png in zip(paths, pngs):
-    _write(path, png)
+    fileio.write_bytes(path, png)  # atomic: an interrupted run leaves no truncated picture
   return paths
 
 

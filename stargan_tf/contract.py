@@ -12,7 +12,14 @@ method name `tensorflow/serving/predict` (TF Serving's Predict API):
                     domain_names and domain_datasets string [N, num_domains], label_dim,
                     image_size and max_image_pixels int32 [N], model_name string [N].
 
-and beside them `assets.extra/stargan.json`, the same `ModelMetadata` record as a file. A TFLite
+Malformed requests are refused (TF Serving answers INVALID_ARGUMENT, HTTP 400) with a message
+naming the input and the rule: an image or target holding NaN or infinity, an empty batch, an
+image that is not [N, H, W, 3] (serving_default declares `image` of unknown rank so that its graph
+checks the rank and channels itself; `export_lib` says why), image_bytes that are not JPEG or PNG,
+over max_image_pixels (read from the file's header, before decoding) or undecodable (named by
+their index in the batch).
+
+Beside them is `assets.extra/stargan.json`, the same `ModelMetadata` record as a file. A TFLite
 conversion writes the record as a sidecar `<model>.tflite.json`. Clients (the serving client, the
 TFLite runner, the browser demo) build targets from the record's label space
 (`labels.LabelSpace.target`) and never guess a layout.

@@ -2,12 +2,15 @@
 
   python -m stargan_tf.export --work_dir=runs/celeba --export_dir=exports/stargan
   python -m stargan_tf.export --work_dir=runs/celeba --export_dir=exports/stargan --version=3
+  python -m stargan_tf.export --work_dir=runs/celeba --export_dir=exports/stargan \
+      --max_image_pixels=4000000
 
 Writes <export_dir>/<version>/ (by default the next free version; an existing one is never
 overwritten), complete or not at all: the SavedModel with the signatures serving_default (float
 images), translate_bytes (JPEG/PNG bytes in, PNGs out) and metadata (the domain names and label
 layout clients build targets from), the same metadata as assets.extra/stargan.json, and warmup
-requests TF Serving replays at load. Prints the version folder.
+requests TF Serving replays at load. Prints the version folder. translate_bytes refuses, before
+decoding it, an image of more than --max_image_pixels pixels (width x height; default 25 million).
 """
 
 from absl import flags

@@ -13,8 +13,24 @@ in that dataset's mask column ([1, 0] CelebA, [0, 1] RaFD).
 
 Every input and output has the batch dimension N first, because TF Serving started with
 --enable_batching batches every signature of the model: it refuses scalar inputs and outputs
-whose first dimension is not the request's N. Malformed requests fail inside the graph with a
-message naming the problem, which TF Serving returns as INVALID_ARGUMENT.
+whose first dimension is not the request's N.
+
+Malformed requests fail inside the graph, before G runs, with a message naming the input and the
+rule, which TF Serving returns as INVALID_ARGUMENT: a `target` that is not [N, label_dim] or holds
+NaN or infinity; an `image` that is not [N, H, W, 3] with N, H and W at least 1, whose H and W are
+not multiples of 4, or that holds NaN or infinity; `image_bytes` that are not JPEG or PNG, larger
+than the export's max_image_pixels (width x height, read from the JPEG header or the PNG IHDR
+chunk, before decoding) or that fail to decode (named by their index in the batch, with the
+likely reason: truncated or corrupt).
+
+serving_default declares its `image` input with unknown rank (`saved_model_cli` shows
+`unknown_rank`) although it takes [N, H, W, 3]. TF Serving feeds whatever a request holds without
+comparing it with the declared shape, while the graph is built for the declared one: declared
+[-1, -1, -1, 3], the graph takes the rank and the channel count as known (a rank check is a
+constant true at trace time), and a rank-5 or 4-channel image fails deep inside G ("filter depth:
+9 vs 8"). Declared of unknown rank, the graph checks both and refuses such an image naming
+[N, H, W, 3] and the shape it got. The output is declared [-1, -1, -1, 3]; the contract
+(`contract.py`) documents the shapes of every signature.
 
 A version folder appears only complete: the export is written to a hidden sibling folder (whose
 name is not an integer, so TF Serving ignores it) and renamed into place at the end.
@@ -42,7 +58,12 @@ SIGNATURES = contract.SIGNATURES
 SIZE_MULTIPLE = contract.SIZE_MULTIPLE
 
 _PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
-_JPEG_MAGIC = b'\xff\xd8\xff'
+_JPEG_MAGIC = ops.JPEG_SIGNATURE
+# A PNG's first chunk is IHDR: its type at bytes 12-15, then width and height (big-endian uint32).
+_PNG_HEADER_SIZE = 24
+# What a complete file ends with: PNG's IEND chunk (length 0, type, CRC); JPEG's EOI marker.
+_PNG_END = b'\x00\x00\x00\x00IEND\xaeB`\x82'
+_JPEG_END = b'\xff\xd9'
 
 
 def _assert(condition, message):
@@ -52,6 +73,59 @@ def _assert(condition, message):
 
 def _starts_with(strings, prefix):
   return tf.equal(tf.strings.substr(strings, 0, len(prefix)), prefix)
+
+
+def _ends_with(strings, suffix):
+  start = tf.maximum(tf.strings.length(strings) - len(suffix), 0)
+  # substr takes a vector `pos` only with a `len` of the same shape.
+  return tf.equal(tf.strings.substr(strings, start, tf.fill(tf.shape(start), len(suffix))), suffix)
+
+
+def _join(strings):
+  return tf.strings.reduce_join(strings, separator='; ')
+
+
+def _shape_text(tensor):
+  """"[1, 32, 32, 3]": the shape of `tensor` as a string tensor, for messages."""
+  return tf.strings.join(['[', tf.strings.reduce_join(tf.strings.as_string(tf.shape(tensor)),
+                                                      separator=', '), ']'])
+
+
+def _check_finite(name, values):
+  """The assert that `values` [N, ...] holds no NaN or infinity; the message names the rows."""
+  finite = tf.reduce_all(tf.math.is_finite(values), axis=list(range(1, values.shape.rank)))
+  return _assert(tf.reduce_all(finite), tf.strings.format(
+      f'{name} must be finite (no NaN or infinity), got NaN or infinity in rows {{}}',
+      tf.where(tf.logical_not(finite))[:, 0]))
+
+
+def _png_size(contents):
+  """int64 [width, height] from a PNG's IHDR chunk; [0, 0] without one (the decoder refuses it)."""
+  head = tf.strings.substr(contents, 0, _PNG_HEADER_SIZE)
+  # Padded with zeros to its full length: a header cut short reads as zeros, not as an error.
+  head = tf.strings.substr(tf.strings.join([head, b'\0' * _PNG_HEADER_SIZE]), 0, _PNG_HEADER_SIZE)
+  digits = tf.cast(tf.io.decode_raw(tf.strings.substr(head, 16, 8), tf.uint8), tf.int64)
+  size = tf.reduce_sum(tf.reshape(digits, [2, 4]) * [1 << 24, 1 << 16, 1 << 8, 1], axis=1)
+  return tf.where(tf.equal(tf.strings.substr(head, 12, 4), b'IHDR'), size, 0)
+
+
+def _image_size(contents):
+  """int64 [width, height] of JPEG or PNG bytes, read from the header without decoding."""
+  return tf.cond(ops.is_jpeg(contents),
+                 lambda: tf.cast(tf.io.extract_jpeg_shape(contents)[1::-1], tf.int64),
+                 lambda: _png_size(contents))
+
+
+def _decode_failures(image_bytes):
+  """Why the decoder refused each of image_bytes [N] (JPEG or PNG), as far as its end tells."""
+  png = _starts_with(image_bytes, _PNG_MAGIC)
+  complete = tf.where(png, _ends_with(image_bytes, _PNG_END),
+                      _ends_with(image_bytes, _JPEG_END))
+  return tf.where(
+      png,
+      tf.where(complete, 'corrupt PNG data', 'truncated PNG (it does not end with an IEND chunk)'),
+      tf.where(complete, 'corrupt JPEG data',
+               'truncated JPEG (it does not end with an end-of-image marker)'))
 
 
 def denorm(y):
@@ -75,7 +149,7 @@ class GeneratorModule(tf.Module):
       raise ValueError(f'image_size={self.image_size}: expected a multiple of {SIZE_MULTIPLE}.')
 
   def _check_target(self, target, batch_size, batch_name):
-    """The asserts that target is [batch_size, label_dim]."""
+    """The asserts that target is [batch_size, label_dim] and finite."""
     label_dim = self.label_space.label_dim
     width_ok = _assert(
         tf.equal(tf.shape(target)[1], label_dim),
@@ -86,28 +160,85 @@ class GeneratorModule(tf.Module):
         tf.strings.format(f'{batch_name} and target must have the same batch size N, got {{}} '
                           f'{batch_name} rows and {{}} target rows',
                           (batch_size, tf.shape(target)[0])))
-    return [width_ok, batch_ok]
+    return [width_ok, batch_ok, _check_finite('target', target)]
 
   def _generate(self, x, target):
     return tf.cast(self.G(x, target, training=False), tf.float32)
 
-  @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32),
+  @tf.function(input_signature=[tf.TensorSpec(None, tf.float32),  # see the module docstring
                                 tf.TensorSpec([None, None], tf.float32)])
   def serving_default(self, image, target):
+    shape = tf.shape(image)
+    well_formed = tf.logical_and(tf.equal(tf.size(shape), 4),
+                                 tf.reduce_all(tf.equal(shape[3:], 3)))  # [] below rank 4
+    shape_ok = _assert(
+        tf.logical_and(well_formed, tf.size(image) > 0),
+        tf.strings.join(['image must be [N, H, W, 3] with N, H and W at least 1 (RGB images, '
+                         'float32 in [-1, 1]), got ', _shape_text(image)]))
+    # The other checks index the shape, which is only safe once it is known to be [N, H, W, 3].
+    with tf.control_dependencies([shape_ok]):
+      image = tf.ensure_shape(image, [None, None, None, 3])
     shape = tf.shape(image)
     checks = self._check_target(target, shape[0], 'image')
     checks.append(_assert(
         tf.logical_and(shape[1] % SIZE_MULTIPLE == 0, shape[2] % SIZE_MULTIPLE == 0),
         tf.strings.format(f'image height and width must be multiples of {SIZE_MULTIPLE} (G '
                           f'downsamples twice), got {{}}x{{}}', (shape[1], shape[2]))))
+    checks.append(_check_finite('image', image))
     # The checks run before G, whose own errors on such inputs would not say what is wrong.
     with tf.control_dependencies(checks):
       return {'image': self._generate(tf.identity(image), target)}
 
+  def _read_images(self, image_bytes):
+    """JPEG/PNG bytes [N] -> float32 [N, image_size, image_size, 3] (`ops.preprocess_own_image`).
+
+    Refuses images over max_image_pixels before decoding them, and names the index and the likely
+    reason of each image that fails to decode.
+    """
+    n = tf.size(image_bytes, out_type=tf.int64)
+    size, limit = self.image_size, self.record.max_image_pixels
+
+    def read(index, contents):
+      width_height = _image_size(contents)
+      too_large = width_height[0] * width_height[1] > limit
+      return index, width_height, tf.cond(
+          too_large, lambda: tf.zeros([size, size, 3]),
+          lambda: ops.preprocess_own_image(contents, size))
+
+    # A decoder's error cannot be caught in a graph, and does not say which image it was. In a
+    # dataset, ignore_errors drops the rows that fail (a JPEG header extract_jpeg_shape cannot
+    # read, or a failed decode): the missing indices are the images to name.
+    rows = tf.data.Dataset.from_tensor_slices((tf.range(n), image_bytes)).map(read)
+    # The batch of the rows left, or this empty one when every image failed.
+    none_left = tf.data.Dataset.from_tensors((tf.zeros([0], tf.int64), tf.zeros([0, 2], tf.int64),
+                                              tf.zeros([0, size, size, 3])))
+    index, width_height, x = rows.ignore_errors().batch(n).concatenate(none_left).take(
+        1).get_single_element()
+    pixels = width_height[:, 0] * width_height[:, 1]
+    too_large = pixels > limit
+    sizes = tf.strings.join([
+        'image_bytes[', tf.strings.as_string(index), '] is ',
+        tf.strings.as_string(width_height[:, 0]), 'x', tf.strings.as_string(width_height[:, 1]),
+        ' (', tf.strings.as_string(pixels), f' pixels), over the model limit of {limit} '
+        'pixels (max_image_pixels)'])
+    size_ok = _assert(tf.logical_not(tf.reduce_any(too_large)),
+                      _join(tf.boolean_mask(sizes, too_large)))
+    failed = tf.logical_not(tf.reduce_any(tf.equal(tf.range(n)[:, None], index[None, :]), axis=1))
+    failures = tf.strings.join(['image_bytes[', tf.strings.as_string(tf.range(n)),
+                                '] cannot be decoded: ', _decode_failures(image_bytes)])
+    with tf.control_dependencies([size_ok]):
+      decoded_ok = _assert(tf.logical_not(tf.reduce_any(failed)),
+                           _join(tf.boolean_mask(failures, failed)))
+    with tf.control_dependencies([decoded_ok]):
+      return tf.identity(x)
+
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string),
                                 tf.TensorSpec([None, None], tf.float32)])
   def translate_bytes(self, image_bytes, target):
-    checks = self._check_target(target, tf.shape(image_bytes)[0], 'image_bytes')
+    n = tf.shape(image_bytes)[0]
+    checks = self._check_target(target, n, 'image_bytes')
+    checks.append(_assert(n > 0, tf.strings.format(
+        'image_bytes must hold at least one image, got {}', n)))
     # decode_image's own error does not say which image of the batch is bad.
     known = tf.logical_or(_starts_with(image_bytes, _PNG_MAGIC),
                           _starts_with(image_bytes, _JPEG_MAGIC))
@@ -116,10 +247,7 @@ class GeneratorModule(tf.Module):
         tf.strings.format('image_bytes must hold JPEG or PNG images; not JPEG or PNG at indices '
                           '{}', tf.where(tf.logical_not(known))[:, 0])))
     with tf.control_dependencies(checks):
-      x = tf.map_fn(lambda b: ops.preprocess_own_image(b, self.image_size),
-                    tf.identity(image_bytes),
-                    fn_output_signature=tf.TensorSpec(
-                        [self.image_size, self.image_size, 3], tf.float32))
+      x = self._read_images(tf.identity(image_bytes))
     y = denorm(self._generate(x, target))
     return {'image_png': tf.map_fn(tf.io.encode_png, y,
                                    fn_output_signature=tf.TensorSpec([], tf.string))}

@@ -1,17 +1,19 @@
 """A PredictionService test server: TF Serving's contract over real gRPC (and REST) on loopback.
 
-The real `tensorflow_model_server` cannot run here (DESIGN.md §3: Docker image or vendor apt
-repository only). This server loads SavedModels from TF Serving-style base paths (integer version
-folders) and answers Predict and GetModelMetadata as TF Serving's source does, so that the client
-and the export are tested over a real connection:
+The real `tensorflow_model_server` is distributed only as a Docker image and a vendor apt
+repository, which the test machines cannot reach; serving/ ships the configuration and the
+docker-compose file that run it. This server loads SavedModels from TF Serving-style base paths
+(integer version folders) and answers Predict and GetModelMetadata as TF Serving's source does,
+so that the tests drive the real gRPC (and REST) client and the export over a real connection:
 
 - model / version lookup: NOT_FOUND "Servable not found for request: Latest(name)" or
   "Specific(name, v)"; no version asks for the highest one (version policy latest).
 - Predict (servables/tensorflow/predict_util.cc): an empty signature name means serving_default;
   an unknown one is FAILED_PRECONDITION 'Serving signature key "x" not found.'; missing or extra
-  inputs and a wrong dtype are INVALID_ARGUMENT; errors raised in the graph keep their TensorFlow
-  status (tf.errors.InvalidArgumentError -> INVALID_ARGUMENT); the response's model_spec names the
-  version that answered; outputs are TensorProtos with typed value fields (Tensor::AsProtoField).
+  inputs and a wrong dtype are INVALID_ARGUMENT; any shape is fed, whatever the signature
+  declares, and errors raised in the graph keep their TensorFlow status
+  (tf.errors.InvalidArgumentError -> INVALID_ARGUMENT); the response's model_spec names the version
+  that answered; outputs are TensorProtos with typed value fields (Tensor::AsProtoField).
 - GetModelMetadata (get_model_metadata_impl.cc): only metadata_field "signature_def"; the answer
   packs every SignatureDef of the meta graph (`__saved_model_init_op` included) into a
   SignatureDefMap inside an Any.
@@ -28,10 +30,9 @@ and the export are tested over a real connection:
   written byte for byte into the JSON text), errors {"error": message} with TF Serving's HTTP
   status for the code.
 
-Differences that remain: shapes are checked against the signature when the function is called (TF
-Serving feeds any shape and lets the graph fail; both answer INVALID_ARGUMENT), requests are not
-merged into shared batches, the row (`instances`) REST format, Classify/Regress and ModelService
-are not implemented, and the message wording is only close to TF Serving's.
+Differences that remain: requests are not merged into shared batches, the row (`instances`) REST
+format, Classify/Regress and ModelService are not implemented, and the message wording is only
+close to TF Serving's.
 """
 
 import base64
@@ -199,9 +200,6 @@ class ModelRepository:
       outputs = servable.function(name)(**tensors)
     except tf.errors.OpError as e:
       raise ServingStatus(_CODES[e.error_code], e.message) from None
-    except (TypeError, ValueError) as e:
-      # Raised where the function binds its inputs (shape not that of the signature).
-      raise ServingStatus(grpc.StatusCode.INVALID_ARGUMENT, str(e)) from None
     outputs = {k: np.asarray(v.numpy()) for k, v in outputs.items()
                if not output_filter or k in output_filter}
     if self.batching:

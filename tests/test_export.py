@@ -2,8 +2,10 @@ import io
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
+import zlib
 
 import keras
 import numpy as np
@@ -30,7 +32,36 @@ def _encode(array, fmt):
   return buffer.getvalue()
 
 
-SMALL_PNG = _encode(np.zeros([8, 8, 3], np.uint8), 'PNG')
+def _black(height, width, fmt):
+  return _encode(np.zeros([height, width, 3], np.uint8), fmt)
+
+
+SMALL_PNG = _black(8, 8, 'PNG')
+_NOISE = np.random.RandomState(0).randint(0, 256, [16, 16, 3], np.uint8)
+NOISE_PNG = _encode(_NOISE, 'PNG')
+NOISE_JPEG = _encode(_NOISE, 'JPEG')
+
+
+def _png_chunk(kind, data):
+  return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
+
+
+def _streamed_black_png(height, width):
+  """A black RGB PNG, compressed row by row.
+
+  A 16000x16000 one is 0.75 MB, built in 1.5 s without holding its 768 MB of pixels (Pillow would).
+  """
+  compressor = zlib.compressobj(9)
+  row = bytes(1 + 3 * width)  # filter type 0, then black pixels
+  pixels = b''.join([compressor.compress(row) for _ in range(height)] + [compressor.flush()])
+  header = struct.pack('>IIBBBBB', width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+  return (b'\x89PNG\r\n\x1a\n' + _png_chunk(b'IHDR', header) + _png_chunk(b'IDAT', pixels) +
+          _png_chunk(b'IEND', b''))
+
+
+def _corrupt(data, start, length):
+  """`data` with `length` bytes zeroed from `start` (its end intact)."""
+  return data[:start] + bytes(length) + data[start + length:]
 
 
 @pytest.fixture(scope='module')
@@ -156,7 +187,8 @@ def test_saved_model_cli_lists_the_documented_signatures(exported):
   blocks = _signature_blocks(result.stdout)
   expected = {
       contract.SERVING_DEFAULT: {
-          "inputs['image']": ('DT_FLOAT', '(-1, -1, -1, 3)'),
+          # Declared of unknown rank, so that the graph checks the rank and channels itself.
+          "inputs['image']": ('DT_FLOAT', 'unknown_rank'),
           "inputs['target']": ('DT_FLOAT', '(-1, -1)'),
           "outputs['image']": ('DT_FLOAT', '(-1, -1, -1, 3)')},
       contract.TRANSLATE_BYTES: {
@@ -196,8 +228,34 @@ def test_saved_model_cli_lists_the_documented_signatures(exported):
      'image_bytes and target must have the same batch size N, got 1 image_bytes rows and 2'),
     (contract.TRANSLATE_BYTES, dict(image_bytes=[SMALL_PNG], target=np.zeros([1, 4])),
      r'target must be \[N, 5\] .*, got \[N, 4\]'),
+    # The shape serving_default takes, [N, H, W, 3] with none of them 0, checked in the graph.
+    (contract.SERVING_DEFAULT, dict(image=np.zeros([1, 1, 32, 32, 3]), target=np.zeros([1, 5])),
+     re.escape('image must be [N, H, W, 3] with N, H and W at least 1 (RGB images, float32 in '
+               '[-1, 1]), got [1, 1, 32, 32, 3]')),
+    (contract.SERVING_DEFAULT, dict(image=np.zeros([32, 32, 3]), target=np.zeros([1, 5])),
+     r'image must be \[N, H, W, 3\] .*, got \[32, 32, 3\]'),
+    (contract.SERVING_DEFAULT, dict(image=np.zeros([1, 32, 32, 4]), target=np.zeros([1, 5])),
+     r'image must be \[N, H, W, 3\] .*, got \[1, 32, 32, 4\]'),
+    (contract.SERVING_DEFAULT, dict(image=np.zeros([1, 0, 0, 3]), target=np.zeros([1, 5])),
+     r'image must be \[N, H, W, 3\] with N, H and W at least 1 .*, got \[1, 0, 0, 3\]'),
+    (contract.SERVING_DEFAULT, dict(image=np.zeros([0, 32, 32, 3]), target=np.zeros([0, 5])),
+     r'image must be \[N, H, W, 3\] .*, got \[0, 32, 32, 3\]'),
+    (contract.TRANSLATE_BYTES, dict(image_bytes=[], target=np.zeros([0, 5])),
+     'image_bytes must hold at least one image, got 0'),
+    # Non-finite values: G would answer NaN (or black) images.
+    (contract.SERVING_DEFAULT,
+     dict(image=np.stack([np.zeros([32, 32, 3]), np.full([32, 32, 3], np.nan)]),
+          target=np.zeros([2, 5])),
+     r'image must be finite \(no NaN or infinity\), got NaN or infinity in rows \[1\]'),
+    (contract.SERVING_DEFAULT, dict(image=np.zeros([3, 32, 32, 3]),
+                                    target=[[0] * 5, [0, 1, np.inf, 0, 0], [-np.inf] * 5]),
+     r'target must be finite \(no NaN or infinity\), got NaN or infinity in rows \[1 2\]'),
+    (contract.TRANSLATE_BYTES, dict(image_bytes=[SMALL_PNG], target=[[np.nan, 0, 0, 0, 0]]),
+     r'target must be finite \(no NaN or infinity\), got NaN or infinity in rows \[0\]'),
 ], ids=['target_width', 'batch_mismatch', 'size_not_multiple_of_4', 'garbage_bytes',
-        'bytes_batch_mismatch', 'bytes_target_width'])
+        'bytes_batch_mismatch', 'bytes_target_width', 'rank_5', 'rank_3', 'four_channels',
+        'zero_by_zero', 'zero_images', 'zero_image_bytes', 'nan_image', 'inf_target',
+        'bytes_nan_target'])
 def test_bad_requests_fail_with_a_message_naming_the_problem(exported, signature, inputs,
                                                              message):
   dtypes = {'image_bytes': tf.string}
@@ -206,10 +264,60 @@ def test_bad_requests_fail_with_a_message_naming_the_problem(exported, signature
     exported[1].signatures[signature](**inputs)
 
 
-def test_truncated_image_fails_naming_the_decoder(exported):
-  with pytest.raises(tf.errors.InvalidArgumentError, match='PNG'):
-    exported[1].signatures[contract.TRANSLATE_BYTES](image_bytes=tf.constant([SMALL_PNG[:20]]),
-                                                   target=tf.zeros([1, 5]))
+def test_undecodable_images_are_named_by_index_and_reason(exported):
+  blobs = [NOISE_PNG, NOISE_PNG[:-20], NOISE_JPEG[:len(NOISE_JPEG) // 2],
+           _corrupt(NOISE_PNG, 60, 10), NOISE_JPEG, _corrupt(NOISE_JPEG, 400, 100)]
+  message = ('image_bytes[1] cannot be decoded: truncated PNG (it does not end with an IEND '
+             'chunk); image_bytes[2] cannot be decoded: truncated JPEG (it does not end with an '
+             'end-of-image marker); image_bytes[3] cannot be decoded: corrupt PNG data; '
+             'image_bytes[5] cannot be decoded: corrupt JPEG data')
+  with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape(message)):
+    exported[1].signatures[contract.TRANSLATE_BYTES](image_bytes=tf.constant(blobs),
+                                                     target=tf.zeros([len(blobs), 5]))
+  # Every image failing leaves the decoded batch empty; still named one by one.
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match=re.escape('image_bytes[0] cannot be decoded: truncated PNG')):
+    exported[1].signatures[contract.TRANSLATE_BYTES](image_bytes=tf.constant([NOISE_PNG[:40]]),
+                                                     target=tf.zeros([1, 5]))
+
+
+@pytest.fixture(scope='module')
+def huge_png():
+  """A real 16000x16000 PNG of 0.75 MB: decoded, 768 MB of pixels."""
+  data = _streamed_black_png(16000, 16000)
+  assert len(data) < 1_000_000
+  return data
+
+
+def test_images_over_the_pixel_limit_are_refused_before_decoding(exported, huge_png):
+  translate = exported[1].signatures[contract.TRANSLATE_BYTES]
+  message = re.escape('image_bytes[1] is 16000x16000 (256000000 pixels), over the model limit '
+                      f'of {contract.DEFAULT_MAX_IMAGE_PIXELS} pixels (max_image_pixels)')
+  with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+    translate(image_bytes=tf.constant([SMALL_PNG, huge_png]), target=tf.zeros([2, 5]))
+  # Its header alone (the decoder would call it truncated): the size is read before decoding.
+  header = huge_png[:33]
+  with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+    translate(image_bytes=tf.constant([SMALL_PNG, header]), target=tf.zeros([2, 5]))
+
+
+def test_pixel_limit_is_the_exports(tmp_path):
+  path = export_lib.export_generator(
+      _tiny_generator(), str(tmp_path / 'stargan'),
+      _metadata(labels_lib.label_space('RaFD', (), ('a', 'b')), 8, max_image_pixels=1000))
+  assert contract.read_export_metadata(path).max_image_pixels == 1000
+  loaded = tf.saved_model.load(path)
+  assert loaded.signatures[contract.METADATA](
+      **{contract.METADATA_INPUT: tf.constant([0])})['max_image_pixels'].numpy().tolist() == [1000]
+  translate = loaded.signatures[contract.TRANSLATE_BYTES]
+  fits = [_black(25, 40, 'JPEG'), _black(40, 25, 'PNG')]  # 1000 pixels each: the limit
+  out = translate(image_bytes=tf.constant(fits), target=tf.zeros([2, 2]))
+  assert out['image_png'].shape == (2,)
+  over = [_black(30, 40, 'JPEG'), fits[0], _black(32, 32, 'PNG')]
+  with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape(
+      'image_bytes[0] is 40x30 (1200 pixels), over the model limit of 1000 pixels '
+      '(max_image_pixels); image_bytes[2] is 32x32 (1024 pixels), over the model limit')):
+    translate(image_bytes=tf.constant(over), target=tf.zeros([3, 2]))
 
 
 def test_warmup_requests_replay_through_the_signatures(exported):
@@ -369,7 +477,8 @@ def test_cli_exports_version_1(trained, tmp_path):
   export_dir = tmp_path / 'exports'
   result = subprocess.run(
       [sys.executable, '-m', 'stargan_tf.export', f'--work_dir={trained.train.work_dir}',
-       f'--export_dir={export_dir}', '--model_name=cli', '--checkpoint=2'],
+       f'--export_dir={export_dir}', '--model_name=cli', '--checkpoint=2',
+       '--max_image_pixels=4096'],
       capture_output=True, text=True, cwd=ROOT,
       env={**os.environ, 'PYTHONPATH': ROOT + os.pathsep + os.environ.get('PYTHONPATH', '')})
   assert result.returncode == 0, result.stderr
@@ -377,4 +486,5 @@ def test_cli_exports_version_1(trained, tmp_path):
   assert result.stdout.strip().splitlines()[-1] == path
   assert 'Exported cli version 1' in result.stderr
   assert os.listdir(export_dir) == ['1']
-  assert contract.read_export_metadata(path).model_name == 'cli'
+  metadata = contract.read_export_metadata(path)
+  assert (metadata.model_name, metadata.max_image_pixels) == ('cli', 4096)

@@ -1,17 +1,23 @@
 """serving/: the client against exports served by the PredictionService test server.
 
 The real tensorflow_model_server is distributed only as a Docker image and a vendor apt
-repository, neither of which the test machines reach. tests/prediction_server.py
-answers Predict and GetModelMetadata over real gRPC (and REST) on loopback the way TF Serving's
-source does; what it checks and what it does not is listed in its docstring.
+repository, neither of which the test machines reach; serving/ ships the configuration and the
+docker-compose file that run it. These tests drive the real gRPC (and REST) client against
+tests/prediction_server.py, which answers Predict and GetModelMetadata over real gRPC and HTTP on
+loopback the way TF Serving's source does; what it checks and what it does not is listed in its
+docstring.
 """
 
+import base64
 import io
+import json
 import os
 import re
 import socket
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 
 from google.protobuf import text_format
 import grpc
@@ -41,6 +47,7 @@ SERVING = os.path.join(ROOT, 'serving')
 NAMES = labels_lib.DEFAULT_ATTRS
 CELEBA = labels_lib.label_space('CelebA', NAMES)
 JOINT = labels_lib.label_space('Both', NAMES)
+MAX_IMAGE_PIXELS = 50_000  # of the export the server serves: more than the photos have
 
 
 def _read(path):
@@ -69,7 +76,8 @@ def export_dir(tmp_path_factory, make_tiny_config):
   keras.utils.set_random_seed(0)
   G, _ = models.build(config.model, config.label_space)
   base = str(tmp_path_factory.mktemp('exports') / 'stargan')
-  export_lib.export_generator(G, base, contract.ModelMetadata(CELEBA, config.model.image_size))
+  export_lib.export_generator(G, base, contract.ModelMetadata(
+      CELEBA, config.model.image_size, max_image_pixels=MAX_IMAGE_PIXELS))
   return base
 
 
@@ -247,6 +255,16 @@ def test_version_is_sent(server, photos, tmp_path, capsys):
 _TARGET = np.zeros([1, 5], np.float32)
 
 
+def _png(height, width):
+  buffer = io.BytesIO()
+  Image.new('RGB', (width, height)).save(buffer, format='PNG')
+  return buffer.getvalue()
+
+
+# Over the export's MAX_IMAGE_PIXELS (50000): 250x250 = 62500 pixels.
+_LARGE_PNG = _png(250, 250)
+
+
 @pytest.mark.parametrize('request_, code, message', [
     (_predict_request(contract.TRANSLATE_BYTES, image_bytes=np.array([b'not an image'], object),
                       target=_TARGET),
@@ -273,8 +291,24 @@ _TARGET = np.zeros([1, 5], np.float32)
     # TF Serving's predict_util.cc answers FAILED_PRECONDITION here, not NOT_FOUND.
     (_predict_request('translate', image=np.zeros([1, 32, 32, 3], np.float32), target=_TARGET),
      grpc.StatusCode.FAILED_PRECONDITION, 'Serving signature key "translate" not found'),
+    # Refused by the export's own checks, in the graph.
+    (_predict_request(contract.SERVING_DEFAULT, image=np.full([1, 32, 32, 3], np.nan, np.float32),
+                      target=_TARGET),
+     grpc.StatusCode.INVALID_ARGUMENT, r'image must be finite \(no NaN or infinity\)'),
+    (_predict_request(contract.SERVING_DEFAULT, image=np.zeros([1, 1, 32, 32, 3], np.float32),
+                      target=_TARGET),
+     grpc.StatusCode.INVALID_ARGUMENT,
+     r'image must be \[N, H, W, 3\] .*, got \[1, 1, 32, 32, 3\]'),
+    (_predict_request(contract.TRANSLATE_BYTES, image_bytes=np.array([_png(8, 8)[:-20]], object),
+                      target=_TARGET),
+     grpc.StatusCode.INVALID_ARGUMENT,
+     re.escape('image_bytes[0] cannot be decoded: truncated PNG')),
+    (_predict_request(contract.TRANSLATE_BYTES, image_bytes=np.array([_LARGE_PNG], object),
+                      target=_TARGET),
+     grpc.StatusCode.INVALID_ARGUMENT, re.escape('image_bytes[0] is 250x250 (62500 pixels)')),
 ], ids=['garbage_bytes', 'label_width', 'missing_input', 'extra_input', 'dtype',
-        'unknown_model', 'unknown_version', 'unknown_signature'])
+        'unknown_model', 'unknown_version', 'unknown_signature', 'nan_image', 'rank_5_image',
+        'truncated_png', 'too_many_pixels'])
 def test_malformed_request_fails_and_server_keeps_serving(stub, request_, code, message):
   with pytest.raises(grpc.RpcError) as e:
     stub.Predict(request_, timeout=10)
@@ -283,6 +317,39 @@ def test_malformed_request_fails_and_server_keeps_serving(stub, request_, code, 
   response = stub.Predict(_good_request(), timeout=10)
   assert response.model_spec.version.value == 1
   assert tf.make_ndarray(response.outputs['image']).shape == (1, 32, 32, 3)
+
+
+def _rest_predict(server, body):
+  """(HTTP status, answer) of a REST predict of model stargan."""
+  request = urllib.request.Request(f'{server.rest_url}/v1/models/stargan:predict',
+                                   data=json.dumps(body).encode(),
+                                   headers={'Content-Type': 'application/json'})
+  try:
+    with urllib.request.urlopen(request, timeout=30) as response:
+      return response.status, json.loads(response.read().decode('utf-8', 'surrogateescape'))
+  except urllib.error.HTTPError as e:
+    return e.code, json.loads(e.read())
+
+
+@pytest.mark.parametrize('body, message', [
+    ({'signature_name': contract.SERVING_DEFAULT,
+      'inputs': {'image': np.zeros([1, 32, 32, 3]).tolist(),
+                 'target': [[0, float('inf'), 0, 0, 0]]}},
+     'target must be finite (no NaN or infinity), got NaN or infinity in rows [0]'),
+    ({'signature_name': contract.TRANSLATE_BYTES,
+      'inputs': {'image_bytes': [{'b64': base64.b64encode(_LARGE_PNG).decode()}],
+                 'target': [[0] * 5]}},
+     'image_bytes[0] is 250x250 (62500 pixels), over the model limit of 50000 pixels '
+     '(max_image_pixels)'),
+], ids=['inf_target', 'too_many_pixels'])
+def test_refused_inputs_are_http_400_over_rest_and_the_server_keeps_serving(server, body,
+                                                                             message):
+  status, answer = _rest_predict(server, body)
+  assert status == 400  # TF Serving's HTTP status for INVALID_ARGUMENT
+  assert message in answer['error'], answer
+  status, answer = _rest_predict(server, {'inputs': {'image': np.zeros([1, 32, 32, 3]).tolist(),
+                                                     'target': [[0] * 5]}})
+  assert status == 200 and np.asarray(answer['outputs']).shape == (1, 32, 32, 3)
 
 
 def test_unknown_domain_name_lists_valid_names_and_sends_no_image(server, photos, tmp_path,
@@ -342,6 +409,75 @@ def test_unreachable_server_is_a_clean_error(photos, tmp_path, capsys):
                                       '--out', str(tmp_path / 'o.png')], capsys)
     assert code == 1
     assert err.startswith(f'error: cannot reach TF Serving at {shown} (') and err.count('\n') == 1
+
+
+# --- the client on a machine without TensorFlow ----------------------------------------------
+
+# Runs `python -m serving.client` with TensorFlow, gRPC, protobuf and the TF Serving APIs
+# unimportable, as on a machine where only numpy and Pillow are installed.
+_WITHOUT_TENSORFLOW = """
+import runpy
+import sys
+
+BLOCKED = ('tensorflow', 'grpc', 'google.protobuf', 'tensorflow_serving')
+
+
+class Block:
+  def find_spec(self, name, path=None, target=None):
+    if any(name == b or name.startswith(b + '.') for b in BLOCKED):
+      raise ImportError(f'No module named {name!r} (blocked by the test)')
+    return None
+
+
+sys.meta_path.insert(0, Block())
+runpy.run_module('serving.client', run_name='__main__', alter_sys=True)
+"""
+
+
+def _client_without_tensorflow(argv):
+  return subprocess.run([sys.executable, '-c', _WITHOUT_TENSORFLOW] + argv, cwd=ROOT,
+                        env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True,
+                        timeout=120)
+
+
+@pytest.mark.parametrize('signature', [contract.TRANSLATE_BYTES, contract.SERVING_DEFAULT])
+def test_rest_client_needs_no_tensorflow(server, photos, tmp_path, capsys, signature):
+  args = ['--image', photos[0], '--image', photos[1], '--base', 'Black_Hair=1', '--set',
+          'Blond_Hair=1,Male=1', '--signature', signature]
+  result = _client_without_tensorflow(['--rest', server.rest_url] + args +
+                                      ['--out', str(tmp_path / 'rest') + '/'])
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.split() == [str(tmp_path / 'rest' / n) for n in ('face.png', 'wide.png')]
+  code, _, err = _run_main(['--server', server.address] + args +
+                           ['--out', str(tmp_path / 'grpc') + '/'], capsys)
+  assert (code, err) == (0, '')
+  for name in ('face.png', 'wide.png'):
+    assert _read(tmp_path / 'rest' / name) == _read(tmp_path / 'grpc' / name), name
+  assert sorted(os.listdir(tmp_path / 'rest')) == ['face.png', 'wide.png']  # no leftovers
+
+
+def test_grpc_without_tensorflow_serving_api_says_what_to_install(server, photos, tmp_path):
+  result = _client_without_tensorflow(['--server', server.address, '--image', photos[0],
+                                       '--set', 'Male=1', '--out', str(tmp_path / 'o.png')])
+  assert result.returncode == 1
+  assert result.stderr.startswith('error: --server (gRPC) needs grpcio, tensorflow and '
+                                  'tensorflow-serving-api')
+  assert result.stderr.endswith('pip install tensorflow-serving-api, or use --rest.\n')
+  assert result.stderr.count('\n') == 1 and not os.path.exists(tmp_path / 'o.png')
+
+
+@pytest.mark.slow
+def test_cli_failure_over_grpc_is_one_line(photos, tmp_path):
+  """Run as `python -m serving.client` (its module is __main__), a gRPC failure is still caught."""
+  port = _free_port()
+  result = subprocess.run(
+      [sys.executable, '-m', 'serving.client', '--server', f'127.0.0.1:{port}', '--timeout', '5',
+       '--image', photos[0], '--set', 'Male=1', '--out', str(tmp_path / 'o.png')],
+      cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True, timeout=300)
+  assert result.returncode == 1
+  # stderr also holds TensorFlow's and gRPC's start-up logs.
+  assert f'\nerror: cannot reach TF Serving at 127.0.0.1:{port} (' in '\n' + result.stderr
+  assert 'Traceback' not in result.stderr, result.stderr
 
 
 # --- a model trained on both datasets (mask vector) ------------------------------------------
@@ -428,7 +564,8 @@ def test_warmup_records_are_answered(export_dir, stub):
   assert [log.WhichOneof('log_type') for log in logs] == ['predict_log'] * len(logs)
   requests = [log.predict_log.request for log in logs]
   signatures = {r.model_spec.signature_name for r in requests}
-  assert {contract.SERVING_DEFAULT, contract.TRANSLATE_BYTES} <= signatures <= set(contract.SIGNATURES)
+  assert ({contract.SERVING_DEFAULT, contract.TRANSLATE_BYTES} <= signatures <=
+          set(contract.SIGNATURES))
   for request in requests:
     response = stub.Predict(request, timeout=30)
     assert response.model_spec.version.value == 1
@@ -474,7 +611,21 @@ def test_client_reads_domain_names_under_enable_batching(export_dir, photos):
   assert [Image.open(io.BytesIO(png)).size for png in pngs] == [(32, 32)]
 
 
-# --- configuration files ---------------------------------------------------------------------
+# --- configuration files and documents -------------------------------------------------------
+
+
+def test_serving_documents_cite_only_files_of_the_repository():
+  """Every .md file named in serving/ and in the serving tests is in the repository."""
+  documents = [os.path.join(SERVING, n) for n in sorted(os.listdir(SERVING))
+               if n.endswith(('.md', '.py', '.yml', '.config', '.txt'))]
+  documents += [os.path.join(ROOT, 'tests', n) for n in ('prediction_server.py',
+                                                          'test_serving.py')]
+  for document in documents:
+    with open(document, encoding='utf-8') as f:
+      cited = set(re.findall(r'[\w./-]+\.md\b', f.read()))
+    for name in cited:
+      assert (os.path.exists(os.path.join(ROOT, name)) or
+              os.path.exists(os.path.join(os.path.dirname(document), name))), (document, name)
 
 
 def test_models_config_parses_as_model_server_config():
