@@ -137,8 +137,7 @@ def read_export_metadata(saved_model_dir):
   if not os.path.exists(path):
     raise FileNotFoundError(f'{path} not found: {saved_model_dir} is not a version folder written '
                             'by `python -m stargan_tf.export` (e.g. exports/stargan/1).')
-  with open(path) as f:
-    return ModelMetadata.from_json(f.read(), saved_model_dir)
+  return _read_record(path)
 
 
 def write_export_metadata(saved_model_dir, metadata):
@@ -158,8 +157,18 @@ def read_sidecar(model_path):
     raise FileNotFoundError(f'{path} not found: it is written next to {model_path} by '
                             '`python -m stargan_tf.tflite --saved_model_dir=... --output=...` and '
                             'holds the domain names; keep the two files together.')
-  with open(path) as f:
-    return ModelMetadata.from_json(f.read(), model_path)
+  return _read_record(path)
+
+
+def _read_record(path):
+  """The ModelMetadata in the file `path`; ValueError naming the file if it is not one."""
+  with open(path, 'rb') as f:
+    data = f.read()
+  try:
+    text = data.decode('utf-8')
+  except UnicodeDecodeError:
+    raise ValueError(f'{path}: not a metadata file (not UTF-8 text).') from None
+  return ModelMetadata.from_json(text, path)
 
 
 def write_sidecar(model_path, metadata):

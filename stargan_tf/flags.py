@@ -194,7 +194,7 @@ def define_export_flags():
                        lower_bound=0)
   flags.DEFINE_integer('max_image_pixels', contract.DEFAULT_MAX_IMAGE_PIXELS, 'translate_bytes '
                        'refuses images with more pixels (width x height) than this, before '
-                       'decoding them.', lower_bound=1)
+                       'decoding them.', lower_bound=1, upper_bound=2**31 - 1)
   flags.mark_flags_as_required(['work_dir', 'export_dir'])
 
 

@@ -179,7 +179,7 @@ UNUSABLE = {
     'folder image': ('image', 'folder', '{image}: is a directory'),
     'missing model': ('model', None, '{model} not found: convert a model first'),
     'truncated model': ('model', 'half', '{model} is not a TFLite model'),
-    'truncated sidecar': ('sidecar', 'half', '{model}: its metadata is not JSON'),
+    'truncated sidecar': ('sidecar', 'half', '{model}.json: its metadata is not JSON'),
 }
 
 
