@@ -78,3 +78,30 @@ def train_as_in_a_new_process(config, **kwargs):
   from stargan_tf import trainer  # pylint: disable=g-import-not-at-top
   keras.backend.clear_session()
   return trainer.train(config, **kwargs)
+
+
+def dead_pid():
+  """The process id of a process that has ended."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  return int(subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'],
+                            capture_output=True, text=True, check=True).stdout)
+
+
+def partial_name(path, pid):
+  """The temporary name that fileio gives an atomic write of `path` by process `pid` (on this
+  host)."""
+  import os  # pylint: disable=g-import-not-at-top
+  import socket  # pylint: disable=g-import-not-at-top
+  return os.path.join(os.path.dirname(path),
+                      f'.{os.path.basename(path)}.partial-{socket.gethostname()}-{pid}-x1')
+
+
+def private_cache(tmp_path_factory):
+  """Body of a module-scoped autouse fixture that points STARGAN_TF_CACHE at a new folder, so the
+  image verification records of test images stay out of the user's cache. A test module enables
+  it with `private_cache = pytest.fixture(autouse=True, scope='module')(helpers.private_cache)`."""
+  import pytest  # pylint: disable=g-import-not-at-top
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setenv('STARGAN_TF_CACHE', str(tmp_path_factory.mktemp('stargan_tf_cache')))
+    yield

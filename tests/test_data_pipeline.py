@@ -4,8 +4,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import helpers
 import photos
 from stargan_tf.data import celeba, ops, pipeline, synthetic
+
+private_cache = pytest.fixture(autouse=True, scope='module')(helpers.private_cache)
 
 NUM_IMAGES = 23  # not a multiple of the batch size: batches straddle epoch boundaries
 BATCH = 4
@@ -20,6 +23,7 @@ def split(tmp_path_factory):
                              str(root / synthetic.IMAGE_DIR),
                              synthetic.SYNTHETIC_ATTRS,
                              'train',
+                             synthetic.SIDE,
                              test_size=1)
 
 
