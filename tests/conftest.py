@@ -23,6 +23,16 @@ def pytest_configure(config):
       'deselect locally with -m "not slow"')
 
 
+@pytest.fixture(scope='session', autouse=True)
+def private_cache(tmp_path_factory):
+  """Keeps the image verification records of the tests' images out of the user's cache (the
+  commands the tests start inherit the setting)."""
+  from stargan_tf.data import integrity
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setenv(integrity.CACHE_ENV, str(tmp_path_factory.mktemp('stargan_tf_cache')))
+    yield
+
+
 @pytest.fixture(scope='session')
 def synthetic_dir(tmp_path_factory):
   """A small synthetic dataset in the CelebA layout, written once per test session."""

@@ -3,6 +3,9 @@
 import dataclasses
 import os
 import shutil
+import socket
+import subprocess
+import sys
 
 from stargan_tf import config as config_lib
 
@@ -96,3 +99,16 @@ def killed_after(work_dir, copy_dir, step):
           os.remove(os.path.join(run.checkpoint_dir, name))
   os.remove(os.path.join(run.checkpoint_dir, 'checkpoint'))  # TensorFlow's list of the saved ones
   return copy_dir
+
+
+def dead_pid():
+  """The process id of a process that has ended."""
+  return int(subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'],
+                            capture_output=True, text=True, check=True).stdout)
+
+
+def partial_name(path, pid):
+  """The temporary name that fileio gives an atomic write of `path` by process `pid` (on this
+  host)."""
+  return os.path.join(os.path.dirname(path),
+                      f'.{os.path.basename(path)}.partial-{socket.gethostname()}-{pid}-x1')

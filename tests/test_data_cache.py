@@ -12,15 +12,23 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import helpers
 import photos
 from stargan_tf.data import cache
 from stargan_tf.data import ops
 from stargan_tf.data import pipeline
 from stargan_tf.data import splits
 
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CROP, SIZE = 24, 16
 TOLERANCE = 1 / 255 + 1e-6  # uint8 rounding (0.5 of 255 levels) in [-1, 1] units
+
+
+def _leftovers(cache_dir):
+  """The temporary folders of cache writes beside `cache_dir`."""
+  parent, name = os.path.split(cache_dir)
+  return [n for n in os.listdir(parent) if n.startswith(f'.{name}.partial-')]
 
 
 def _images(folder, shapes):
@@ -58,7 +66,7 @@ def test_manifest_records_sizes_sources_and_mirror_windows(dataset):
   assert all(os.path.getsize(f) == SIZE * SIZE * 3 for f in set(files + mirror_files))
   assert [f != m for f, m in zip(files, mirror_files)] == [i in ODD for i in range(len(paths))]
   assert sorted(os.listdir(cache_dir)) == ['images', cache.MANIFEST]
-  assert not os.path.exists(cache_dir + '.partial')
+  assert not _leftovers(cache_dir)
 
 
 def test_cached_images_equal_decoded_ones_up_to_uint8_rounding(dataset):
@@ -154,30 +162,45 @@ def test_a_bad_image_stops_the_write_naming_the_file_and_leaves_nothing(dataset,
   for bad in (str(corrupt), small[0], str(tmp_path / 'absent.jpg')):
     with pytest.raises(ValueError, match='^' + re.escape(f'{bad}: cannot be cached')):
       cache.write_cache(paths[:2] + [bad] + paths[2:], CROP, SIZE, cache_dir)
-    assert not os.path.exists(cache_dir) and not os.path.exists(cache_dir + '.partial')
+    assert not os.path.exists(cache_dir) and not _leftovers(cache_dir)
 
 
-def test_an_interrupted_write_never_looks_complete(dataset, tmp_path, monkeypatch):
+def test_an_interrupted_write_leaves_nothing(dataset, tmp_path, monkeypatch):
   paths, _, _ = dataset
   cache_dir = str(tmp_path / 'cache')
   write_file, written = cache._write_file, []
 
   def interrupted(path, array):
     if len(written) == 3:
-      raise KeyboardInterrupt  # like a kill: no clean-up
+      raise KeyboardInterrupt
     write_file(path, array)
     written.append(path)
 
   monkeypatch.setattr(cache, '_write_file', interrupted)
   with pytest.raises(KeyboardInterrupt):
     cache.write_cache(paths, CROP, SIZE, cache_dir)
-  assert not os.path.exists(cache_dir) and all(os.path.exists(p) for p in written)
+  assert os.listdir(tmp_path) == []
   with pytest.raises(FileNotFoundError, match='holds no complete image cache'):
     cache.lookup(cache_dir, paths, CROP, SIZE)
   monkeypatch.undo()
-  assert cache.write_cache(paths, CROP, SIZE, cache_dir) == len(paths)  # starts afresh
-  assert not os.path.exists(cache_dir + '.partial')
+  assert cache.write_cache(paths, CROP, SIZE, cache_dir) == len(paths)
   assert len(cache.lookup(cache_dir, paths, CROP, SIZE)[0]) == len(paths)
+
+
+def test_the_next_write_removes_what_a_killed_writer_left(dataset, tmp_path, caplog):
+  paths, _, _ = dataset
+  cache_dir = str(tmp_path / 'cache')
+  dead = helpers.partial_name(cache_dir, helpers.dead_pid())
+  alive = helpers.partial_name(cache_dir, os.getpid())  # its writer (this process) still runs
+  for leftover in (dead, alive):
+    os.makedirs(os.path.join(leftover, 'images', '0000'))
+    with open(os.path.join(leftover, 'images', '0000', '0000000.u8'), 'wb') as f:
+      f.write(b'half an image')
+  with caplog.at_level(logging.WARNING):
+    assert cache.write_cache(paths, CROP, SIZE, cache_dir) == len(paths)
+  assert not os.path.exists(dead) and os.path.exists(alive)
+  assert f'Removed {dead}, left by an image cache write that was killed.' in caplog.text
+  assert sorted(os.listdir(tmp_path)) == sorted(['cache', os.path.basename(alive)])
 
 
 def test_progress_is_logged(dataset, tmp_path, caplog):

@@ -14,6 +14,9 @@ from stargan_tf.data import celeba
 from stargan_tf.data import integrity
 
 
+CROP = 8  # the side of the test images: every one is large enough
+
+
 def _jpeg_bytes(value=128, size=8):
   buffer = io.BytesIO()
   Image.fromarray(np.full([size, size, 3], value, np.uint8)).save(buffer, format='JPEG')
@@ -77,7 +80,7 @@ def test_read_attr_file_parses_the_official_layout(small):
 def test_labels_follow_selected_attrs_order(small):
   attr_path, image_dir, names, values = small
   selected = ['Young', 'Black_Hair', 'Male']
-  paths, labels = celeba.celeba_split(attr_path, image_dir, selected, 'train', test_size=1)
+  paths, labels = celeba.celeba_split(attr_path, image_dir, selected, 'train', CROP, test_size=1)
   columns = [labels_lib.CELEBA_ATTRS.index(a) for a in selected]
   order = [names.index(os.path.basename(p)) for p in paths]
   assert labels.dtype == np.float32 and labels.shape == (30, 3)
@@ -86,20 +89,16 @@ def test_labels_follow_selected_attrs_order(small):
 
 def test_reference_split_matches_the_reference_loop_and_is_reproducible(small):
   attr_path, image_dir, _, _ = small
-  test_paths, test_labels = celeba.celeba_split(attr_path,
-                                                image_dir, ['Male'],
-                                                'test',
+  test_paths, test_labels = celeba.celeba_split(attr_path, image_dir, ['Male'], 'test', CROP,
                                                 test_size=11)
-  train_paths, train_labels = celeba.celeba_split(attr_path,
-                                                  image_dir, ['Male'],
-                                                  'train',
+  train_paths, train_labels = celeba.celeba_split(attr_path, image_dir, ['Male'], 'train', CROP,
                                                   test_size=11)
   assert (len(test_paths), len(train_paths)) == (10, 20)
   assert test_labels.shape == (10, 1) and train_labels.shape == (20, 1)
   ref_test, ref_train = _reference_split(attr_path, test_constant=11)
   assert [os.path.basename(p) for p in test_paths] == ref_test
   assert [os.path.basename(p) for p in train_paths] == ref_train
-  again, _ = celeba.celeba_split(attr_path, image_dir, ['Male'], 'test', test_size=11)
+  again, _ = celeba.celeba_split(attr_path, image_dir, ['Male'], 'test', CROP, test_size=11)
   assert again == test_paths
 
 
@@ -108,14 +107,15 @@ def test_split_does_not_touch_the_global_random_state(small):
   random.seed(5)
   expected = random.random()
   random.seed(5)
-  celeba.celeba_split(attr_path, image_dir, ['Male'], 'test', test_size=11)
+  celeba.celeba_split(attr_path, image_dir, ['Male'], 'test', CROP, test_size=11)
   assert random.random() == expected
 
 
 def test_default_test_size_gives_the_reference_1999_test_images(tmp_path):
   attr_path, image_dir, _, _ = _write_celeba(str(tmp_path), 2100)
-  test_paths, _ = celeba.celeba_split(attr_path, image_dir, labels_lib.DEFAULT_ATTRS, 'test')
-  train_paths, _ = celeba.celeba_split(attr_path, image_dir, labels_lib.DEFAULT_ATTRS, 'train')
+  attrs = labels_lib.DEFAULT_ATTRS
+  test_paths, _ = celeba.celeba_split(attr_path, image_dir, attrs, 'test', CROP)
+  train_paths, _ = celeba.celeba_split(attr_path, image_dir, attrs, 'train', CROP)
   assert celeba.REFERENCE_TEST_SIZE == 2000
   ref_test, ref_train = _reference_split(attr_path, test_constant=2000)
   assert [os.path.basename(p) for p in test_paths] == ref_test
@@ -130,9 +130,7 @@ def test_partition_file_mode(small, tmp_path):
   with open(partition_path, 'w') as f:
     f.write(''.join(f'{n} {p}\n' for n, p in zip(names, partition)))
   for split, pid in (('train', 0), ('val', 1), ('test', 2)):
-    paths, labels = celeba.celeba_split(attr_path,
-                                        image_dir, ['Male', 'Young'],
-                                        split,
+    paths, labels = celeba.celeba_split(attr_path, image_dir, ['Male', 'Young'], split, CROP,
                                         partition_path=partition_path)
     expected = [i for i in range(30) if partition[i] == pid]
     assert paths == [os.path.join(image_dir, names[i]) for i in expected]
@@ -145,25 +143,27 @@ def test_partition_file_missing_a_record_is_an_error(small, tmp_path):
   with open(partition_path, 'w') as f:
     f.write(''.join(f'{n} 0\n' for n in names[:-1]))
   with pytest.raises(ValueError, match=names[-1]):
-    celeba.celeba_split(attr_path, image_dir, ['Male'], 'train', partition_path=partition_path)
+    celeba.celeba_split(attr_path, image_dir, ['Male'], 'train', CROP,
+                        partition_path=partition_path)
 
 
 def test_val_split_needs_a_partition_file(small):
   attr_path, image_dir, _, _ = small
   with pytest.raises(ValueError, match='val'):
-    celeba.celeba_split(attr_path, image_dir, ['Male'], 'val')
+    celeba.celeba_split(attr_path, image_dir, ['Male'], 'val', CROP)
 
 
 def test_empty_split_is_an_error_naming_split_and_file(small):
   attr_path, image_dir, _, _ = small
   with pytest.raises(ValueError, match=r"'train'.*list_attr_celeba.txt"):
-    celeba.celeba_split(attr_path, image_dir, ['Male'], 'train')  # 30 records < 1999
+    celeba.celeba_split(attr_path, image_dir, ['Male'], 'train', CROP)  # 30 records < 1999
 
 
 def test_unknown_attribute_lists_valid_names(small):
   attr_path, image_dir, _, _ = small
   with pytest.raises(ValueError) as error:
-    celeba.celeba_split(attr_path, image_dir, ['Male', 'Purple_Hair'], 'train', test_size=5)
+    celeba.celeba_split(attr_path, image_dir, ['Male', 'Purple_Hair'], 'train', CROP,
+                        test_size=5)
   assert 'Purple_Hair' in str(error.value)
   assert all(name in str(error.value) for name in labels_lib.CELEBA_ATTRS)
 
@@ -171,7 +171,7 @@ def test_unknown_attribute_lists_valid_names(small):
 def test_missing_attr_file_says_where_and_how(tmp_path):
   missing = str(tmp_path / 'nowhere' / 'list_attr_celeba.txt')
   with pytest.raises(FileNotFoundError) as error:
-    celeba.celeba_split(missing, str(tmp_path), ['Male'], 'train')
+    celeba.celeba_split(missing, str(tmp_path), ['Male'], 'train', CROP)
   message = str(error.value)
   assert missing in message
   hints = ('img_align_celeba', '--attr_path', '--celeba_image_dir', 'configs/synthetic.flags')
@@ -183,7 +183,7 @@ def test_missing_image_dir_says_where_and_how(small, tmp_path):
   attr_path, _, _, _ = small
   missing = str(tmp_path / 'no_images')
   with pytest.raises(FileNotFoundError) as error:
-    celeba.celeba_split(attr_path, missing, ['Male'], 'train', test_size=5)
+    celeba.celeba_split(attr_path, missing, ['Male'], 'train', CROP, test_size=5)
   assert missing in str(error.value) and '--celeba_image_dir' in str(error.value)
 
 
@@ -206,6 +206,17 @@ def test_non_numeric_count_line_is_an_error(tmp_path):
   path.write_text(' '.join(labels_lib.CELEBA_ATTRS) + '\n000001.jpg ' + ' 1' * 40 + '\n')
   with pytest.raises(ValueError, match='line 1: expected the number of records'):
     celeba.read_attr_file(str(path))
+
+
+def test_a_file_name_on_two_lines_is_an_error_naming_both_lines(small):
+  attr_path, image_dir, names, _ = small
+  with open(attr_path, 'a') as f:
+    f.write(names[4] + ' ' + ' '.join(['1'] * 40) + '\n')  # line 33, again for line 7's image
+  with pytest.raises(ValueError) as error:
+    celeba.celeba_split(attr_path, image_dir, ['Male'], 'train', CROP, test_size=11)
+  assert str(error.value).startswith(
+      f'{attr_path}: {names[4]} has two records, on lines 7 and 33; every image must have '
+      'exactly one')
 
 
 def test_count_line_disagreeing_with_the_records_is_a_warning(small, caplog):
@@ -232,7 +243,7 @@ def _make_bad_images(image_dir, names):
   return bad
 
 
-def test_check_images_flags_garbage_truncated_empty_and_missing(small, tmp_path):
+def test_verify_images_names_garbage_truncated_empty_and_missing(small, tmp_path):
   _, image_dir, names, _ = small
   bad = _make_bad_images(image_dir, names)
   png = str(tmp_path / 'ok.png')
@@ -242,23 +253,26 @@ def test_check_images_flags_garbage_truncated_empty_and_missing(small, tmp_path)
   with open(truncated_png, 'wb') as f:
     f.write(_png_bytes()[:-12])
   paths = [os.path.join(image_dir, n) for n in names] + [png, truncated_png]
-  good_mask, bad_paths = integrity.check_images(paths)
-  assert bad_paths == bad + [truncated_png]
-  np.testing.assert_array_equal(good_mask, [p not in bad_paths for p in paths])
+  problems = integrity.verify_images(paths, crop_size=4)
+  assert problems[:4] == ['not a JPEG or PNG file', 'truncated JPEG (no end marker)',
+                          'empty file', 'cannot be read (No such file or directory)']
+  assert problems[-1] == 'truncated PNG (no IEND chunk)'
+  assert not any(problems[4:-1])
 
 
 def test_split_skips_corrupt_images_with_one_warning(small, caplog):
   attr_path, image_dir, names, values = small
   bad = _make_bad_images(image_dir, names)
   with caplog.at_level(logging.WARNING):
-    paths, labels = celeba.celeba_split(attr_path, image_dir, ['Male'], 'train', test_size=1)
+    paths, labels = celeba.celeba_split(attr_path, image_dir, ['Male'], 'train', CROP, test_size=1)
   assert len(paths) == 26 and labels.shape == (26, 1)
   assert not set(bad) & set(paths)
   order = [names.index(os.path.basename(p)) for p in paths]
   np.testing.assert_array_equal(labels[:, 0], values[order, 20] == 1)  # labels stay aligned
   warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
   assert len(warnings) == 1
-  assert 'skipping 4 of 30' in warnings[0]
+  assert 'skipping 4 of 30 images that are missing, corrupt or smaller than the 8x8 crop' in (
+      warnings[0])
   assert all(os.path.basename(b) in warnings[0] for b in bad)
 
 
@@ -266,5 +280,5 @@ def test_split_with_only_corrupt_images_is_an_error(small):
   attr_path, image_dir, names, _ = small
   for name in names:
     open(os.path.join(image_dir, name), 'wb').close()
-  with pytest.raises(ValueError, match='all 10 images'):
-    celeba.celeba_split(attr_path, image_dir, ['Male'], 'test', test_size=11)
+  with pytest.raises(ValueError, match=f'CelebA test split of {image_dir}: all 10 images'):
+    celeba.celeba_split(attr_path, image_dir, ['Male'], 'test', CROP, test_size=11)

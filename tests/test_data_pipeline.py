@@ -7,6 +7,7 @@ import tensorflow as tf
 import photos
 from stargan_tf.data import celeba, ops, pipeline, synthetic
 
+
 NUM_IMAGES = 23  # not a multiple of the batch size: batches straddle epoch boundaries
 BATCH = 4
 SIZE = 32
@@ -20,6 +21,7 @@ def split(tmp_path_factory):
                              str(root / synthetic.IMAGE_DIR),
                              synthetic.SYNTHETIC_ATTRS,
                              'train',
+                             synthetic.SIDE,
                              test_size=1)
 
 

@@ -3,14 +3,20 @@
 import io
 import os
 import re
+import subprocess
+import sys
+import time
 
 import numpy as np
 from PIL import Image
 import pytest
 
+import helpers
 from stargan_tf import labels as labels_lib
 from stargan_tf.data import celeba, integrity, pipeline, rafd, synthetic
 
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NUM_IMAGES = 240
 RAFD_IMAGES = 64
 
@@ -81,23 +87,17 @@ def test_images_are_celeba_sized_jpegs(dataset):
   paths, _ = dataset
   with Image.open(paths[0]) as image:
     assert image.format == 'JPEG' and image.size == (178, 218) and image.mode == 'RGB'
-  assert integrity.check_images(paths)[0].all()
+  assert integrity.verify_images(paths, synthetic.SIDE) == [''] * len(paths)  # clean JPEGs
 
 
 def test_celeba_reader_builds_the_reference_split(dataset):
   paths, labels = dataset
   attr_path = os.path.join(os.path.dirname(os.path.dirname(paths[0])), synthetic.ATTR_FILE)
   image_dir = os.path.dirname(paths[0])
-  test_paths, test_labels = celeba.celeba_split(attr_path,
-                                                image_dir,
-                                                synthetic.SYNTHETIC_ATTRS,
-                                                'test',
-                                                test_size=41)
-  train_paths, _ = celeba.celeba_split(attr_path,
-                                       image_dir,
-                                       synthetic.SYNTHETIC_ATTRS,
-                                       'train',
-                                       test_size=41)
+  test_paths, test_labels = celeba.celeba_split(attr_path, image_dir, synthetic.SYNTHETIC_ATTRS,
+                                                'test', synthetic.SIDE, test_size=41)
+  train_paths, _ = celeba.celeba_split(attr_path, image_dir, synthetic.SYNTHETIC_ATTRS, 'train',
+                                       synthetic.SIDE, test_size=41)
   assert len(test_paths) == 40 and len(train_paths) == NUM_IMAGES - 40
   np.testing.assert_array_equal(test_labels, labels[[paths.index(p) for p in test_paths]])
 
@@ -226,6 +226,35 @@ def test_interrupted_generation_leaves_nothing_behind(tmp_path, monkeypatch, gen
   assert os.listdir(tmp_path) == []
 
 
+def test_the_next_generation_removes_what_a_killed_one_left(tmp_path, caplog):
+  out = tmp_path / 'data'
+  code = f'from stargan_tf.data import synthetic; synthetic.generate({str(out)!r}, 100000)'
+  writer = subprocess.Popen([sys.executable, '-c', code], cwd=ROOT,
+                            env=dict(os.environ, PYTHONPATH=ROOT))
+
+  def writing_images(name):
+    images = tmp_path / name / synthetic.IMAGE_DIR
+    return '.partial-' in name and images.is_dir() and any(images.iterdir())
+
+  try:
+    deadline = time.monotonic() + 120
+    leftovers = []
+    while not leftovers and time.monotonic() < deadline and writer.poll() is None:
+      time.sleep(0.05)
+      leftovers = [n for n in os.listdir(tmp_path) if writing_images(n)]
+  finally:
+    writer.kill()  # SIGKILL: no clean-up
+    writer.wait()
+  assert len(leftovers) == 1 and not out.exists()
+  alive = helpers.partial_name(str(out), os.getpid())  # its writer (this process) still runs
+  os.makedirs(alive)
+  with caplog.at_level('WARNING'):
+    synthetic.generate(str(out), 16)
+  assert sorted(os.listdir(tmp_path)) == sorted(['data', os.path.basename(alive)])
+  assert f'Removed {tmp_path / leftovers[0]}, left by a generation that was killed.' in caplog.text
+  assert len(os.listdir(out / synthetic.IMAGE_DIR)) == 16
+
+
 # Expression marks on the CelebA-format images.
 
 
@@ -325,18 +354,18 @@ def test_rafd_layout_has_the_rafd_classes_and_disjoint_splits(rafd_dir):
 @pytest.mark.parametrize('size', [32, 128])
 @pytest.mark.parametrize('split', ['train', 'test'])
 def test_measure_expression_recovers_every_class_through_the_pipeline(rafd_dir, split, size):
-  paths, labels, class_names = rafd.rafd_split(str(rafd_dir / split))
-  assert tuple(class_names) == labels_lib.RAFD_CLASSES
+  paths, labels = rafd.rafd_split(str(rafd_dir / split), labels_lib.RAFD_CLASSES, synthetic.SIDE)
   ds = pipeline.make_dataset(paths, labels, crop_size=178, image_size=size, batch_size=32,
                              training=False)
   measured = np.concatenate([synthetic.measure_expression(x) for x, _ in ds])
   assert measured.dtype == np.int64 and measured.shape == (len(paths),)
   np.testing.assert_array_equal(measured, labels.argmax(axis=1))
-  assert set(measured) == set(range(len(class_names)))
+  assert set(measured) == set(range(len(labels_lib.RAFD_CLASSES)))
 
 
 def test_measure_expression_on_flipped_training_batches(rafd_dir):
-  paths, labels, _ = rafd.rafd_split(str(rafd_dir / 'train'))
+  paths, labels = rafd.rafd_split(str(rafd_dir / 'train'), labels_lib.RAFD_CLASSES,
+                                  synthetic.SIDE)
   ds = pipeline.make_dataset(paths, labels, 178, 32, 16, training=True, seed=5)
   for x, y in ds.take(4):
     np.testing.assert_array_equal(synthetic.measure_expression(x), y.numpy().argmax(axis=1))
@@ -355,8 +384,8 @@ def test_rafd_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path
 def test_rafd_content_differs_from_the_celeba_format_images_of_the_same_seed(tmp_path):
   synthetic.generate_rafd(str(tmp_path / 'rafd'), num_images=16, seed=0)
   _, image_dir = _generate(tmp_path / 'celeba', 16, seed=0)
-  rafd_paths = [p for split in ('train', 'test') for p in rafd.rafd_split(str(tmp_path / 'rafd' /
-                                                                               split))[0]]
+  rafd_paths = [p for split in ('train', 'test') for p in rafd.rafd_split(
+      str(tmp_path / 'rafd' / split), labels_lib.RAFD_CLASSES, synthetic.SIDE)[0]]
   celeba_paths = [os.path.join(image_dir, os.path.basename(p)) for p in rafd_paths]
   rafd_images, celeba_images = _load(rafd_paths, 32), _load(celeba_paths, 32)
   assert synthetic.identity_error(rafd_images, celeba_images, exclude_mouth=True).min() > 0.05

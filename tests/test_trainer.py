@@ -12,6 +12,7 @@ from PIL import Image
 import pytest
 import tensorflow as tf
 
+import helpers
 from helpers import killed_after
 from helpers import train_as_in_a_new_process as train_fresh
 from helpers import with_train as _with_train
@@ -296,11 +297,8 @@ def test_debris_of_killed_runs_is_removed(tiny_config):
   os.makedirs(temp)
   with open(os.path.join(temp, 'part-00000-of-00001.index'), 'w') as f:
     f.write('half a checkpoint')
-  dead = subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'],
-                        capture_output=True, text=True, check=True).stdout.strip()
-  stale = os.path.join(run.work_dir, f'.config.json.partial-{socket.gethostname()}-{dead}-x1.json')
-  alive = os.path.join(run.work_dir, f'.config.json.partial-{socket.gethostname()}-{os.getpid()}'
-                       '-x2.json')
+  stale = helpers.partial_name(run.config_path, helpers.dead_pid())
+  alive = helpers.partial_name(run.config_path, os.getpid())
   for path in (stale, alive):
     with open(path, 'w') as f:
       f.write('{')

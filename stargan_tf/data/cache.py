@@ -38,24 +38,24 @@ CPU per image) against ~1,220 images/s decoding the CelebA JPEGs (1.45 ms). Raw 
 what PNG decoding delivers.
 
 The cache is keyed by source path, not content: rewrite it (delete the folder first) if images
-change. Writing goes to `<cache_dir>.partial` and is renamed to `<cache_dir>` only when complete,
-so an interrupted write never looks like a cache; one writer per folder at a time.
+change. Writing goes to a temporary folder beside `<cache_dir>` that is renamed to `<cache_dir>`
+only when complete (`fileio.atomic_dir`), so an interrupted write never looks like a cache; the
+next write removes the temporary folders of writers that were killed (`fileio.remove_stale`).
 """
 
 import json
 import os
-import shutil
 import time
 
 from absl import logging
 import tensorflow as tf
 
+from stargan_tf import fileio
 from stargan_tf.data import ops
 from stargan_tf.data import splits
 
 MANIFEST = 'manifest.json'
 FORMAT = 'stargan_tf.data.cache/raw-uint8-v1'
-_PARTIAL_SUFFIX = '.partial'
 _FILES_PER_FOLDER = 1000
 _WRITE_BATCH = 64  # images per step of the writer (Python iterates batches, not images)
 
@@ -253,6 +253,8 @@ def write_cache(paths, crop_size, image_size, cache_dir, log_every=1000):
   sources = _unique_sources(paths)
   if not sources:
     raise ValueError('write_cache: no images to cache.')
+  for leftover in fileio.remove_stale(cache_dir):
+    logging.warning('Removed %s, left by an image cache write that was killed.', leftover)
   if os.path.exists(os.path.join(cache_dir, MANIFEST)):
     manifest = read_manifest(cache_dir)
     problem = _size_mismatch(manifest, crop_size, image_size)
@@ -267,26 +269,18 @@ def write_cache(paths, crop_size, image_size, cache_dir, log_every=1000):
   if os.path.exists(cache_dir) and (not os.path.isdir(cache_dir) or os.listdir(cache_dir)):
     raise FileExistsError(f'--cache_dir={cache_dir} exists and is not an image cache (no '
                           f'{MANIFEST}); choose a new folder.')
-  partial = os.path.normpath(cache_dir) + _PARTIAL_SUFFIX
-  if os.path.exists(partial):
-    logging.warning('Removing %s, left by an interrupted write.', partial)
-    shutil.rmtree(partial)
 
   logging.info('Caching %d images (crop %d, resize %d) into %s.', len(sources), crop_size,
                image_size, cache_dir)
-  try:
+  # A bad image or an interrupt leaves nothing behind; a kill leaves the temporary folder, which
+  # the next call removes (above).
+  with fileio.atomic_dir(cache_dir, replace_empty=True) as partial:
     mirror_window = _write_images(sources, crop_size, image_size, partial, log_every)
-  except Exception:  # a bad image: leave nothing behind (a kill leaves `partial`, see above)
-    shutil.rmtree(partial, ignore_errors=True)
-    raise
-  manifest = dict(format=FORMAT, crop_size=crop_size, image_size=image_size,
-                  shape=[image_size, image_size, 3], dtype='uint8', sources=sources,
-                  mirror_window=mirror_window)
-  with open(os.path.join(partial, MANIFEST), 'w') as f:
-    json.dump(manifest, f)
-  if os.path.isdir(cache_dir):
-    os.rmdir(cache_dir)  # empty (checked above)
-  os.rename(partial, cache_dir)
+    manifest = dict(format=FORMAT, crop_size=crop_size, image_size=image_size,
+                    shape=[image_size, image_size, 3], dtype='uint8', sources=sources,
+                    mirror_window=mirror_window)
+    with open(os.path.join(partial, MANIFEST), 'w') as f:
+      json.dump(manifest, f)
   logging.info('Wrote %s: %d images, %d mirror windows.', cache_dir, len(sources),
                len(mirror_window))
   return len(sources)

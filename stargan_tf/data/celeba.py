@@ -16,7 +16,10 @@ Splits:
     2 test), for comparisons with methods evaluated on the standard split. Records keep the
     attribute file's order.
 
-Corrupt images are left out of every split by `integrity.drop_bad_images`.
+Every image has exactly one record: a file name on two lines is an error (naming both lines), as
+it would put one image into two splits, possibly with two different labels. Images that are
+missing, corrupt or smaller than the crop are left out of every split by
+`integrity.drop_bad_images`.
 """
 
 import gc
@@ -54,7 +57,8 @@ def read_attr_file(attr_path):
 
   Raises:
     FileNotFoundError: attr_path does not exist (the message says how to get CelebA).
-    ValueError: a malformed line (names the file, the line number and what was expected).
+    ValueError: a malformed line (names the file, the line number and what was expected), or a
+      file name listed twice (names the file name and both lines).
   """
   if not os.path.isfile(attr_path):
     raise FileNotFoundError(f'CelebA attribute file not found: {attr_path!r}. {_HOW_TO_GET}')
@@ -88,12 +92,17 @@ def read_attr_file(attr_path):
 
 def _parse_records(attr_path, text, num_attrs):
   """Parses and validates the record lines (text[2:]); blank lines are skipped."""
-  lines = []
+  lines, line_of = [], {}
   for line_no, line in enumerate(text[2:], start=3):
     fields = line.split()
     if not fields:
       continue
     name, values = fields[0], fields[1:]
+    first = line_of.setdefault(name, line_no)
+    if first != line_no:
+      raise ValueError(f'{attr_path}: {name} has two records, on lines {first} and {line_no}; '
+                       'every image must have exactly one (else it would be in two splits, '
+                       'perhaps with two labels). Delete the wrong line.')
     if len(values) != num_attrs:
       raise ValueError(f'{attr_path}, line {line_no}: expected a file name and '
                        f'{num_attrs} values (one per attribute on line 2), got '
@@ -129,6 +138,7 @@ def celeba_split(attr_path,
                  image_dir,
                  selected_attrs,
                  split,
+                 crop_size,
                  partition_path=None,
                  test_size=REFERENCE_TEST_SIZE):
   """Builds one CelebA split.
@@ -138,14 +148,15 @@ def celeba_split(attr_path,
     image_dir: folder holding the images named in the attribute file.
     selected_attrs: attribute names, the label columns in this order.
     split: 'train' or 'test' ('val' too with a partition file).
+    crop_size: the center crop of preprocessing; smaller images are left out.
     partition_path: optional `list_eval_partition.txt`; None for the reference split.
     test_size: the reference split's constant: the first test_size - 1 shuffled records are
       the test split (ignored with a partition file).
 
   Returns:
     (paths, labels): image paths, and float32 [N, len(selected_attrs)] with 1.0 where the
-    attribute value is 1 and 0.0 where it is -1. Images failing `integrity.check_images` are
-    left out.
+    attribute value is 1 and 0.0 where it is -1. Images failing `integrity.verify_images` are
+    left out (with one warning).
   """
   if split not in SPLITS or (split == 'val' and partition_path is None):
     valid = SPLITS if partition_path else ('train', 'test')
@@ -183,4 +194,5 @@ def celeba_split(attr_path,
   paths = [os.path.join(image_dir, name) for name, _ in lines]
   labels = np.array([[values[c] == '1' for c in columns] for _, values in lines],
                     dtype=np.float32).reshape([len(lines), len(columns)])
-  return integrity.drop_bad_images(paths, labels, f'CelebA {split} split of {image_dir}')
+  return integrity.drop_bad_images(paths, labels, f'CelebA {split} split of {image_dir}',
+                                   crop_size)

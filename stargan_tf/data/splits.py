@@ -41,7 +41,10 @@ def load_split(data_config, split, dataset=None):
     dataset: 'CelebA' or 'RaFD'; default data_config.dataset (required with --dataset=Both).
 
   With `synthetic_images > 0` the built-in synthetic dataset is first written to the configured
-  paths if it is not there yet (the RaFD layout only with --dataset=Both).
+  paths if it is not there yet (the RaFD layout only with --dataset=Both). Images that are
+  missing, corrupt or smaller than the dataset's crop size are left out with one warning
+  (`integrity.drop_bad_images`); RaFD folders must have the class folders of
+  data_config.rafd_classes.
   """
   d = data_config
   dataset = dataset or d.dataset
@@ -50,9 +53,9 @@ def load_split(data_config, split, dataset=None):
                      f'(reads {", ".join(d.datasets)}).')
   if d.synthetic_images and (dataset == 'CelebA' or d.dataset == 'Both'):
     _ensure_synthetic(d, dataset)
+  crop_size = d.crop_size_of(dataset)
   if dataset == 'CelebA':
-    return celeba.celeba_split(d.attr_path, d.celeba_image_dir, d.selected_attrs, split,
+    return celeba.celeba_split(d.attr_path, d.celeba_image_dir, d.selected_attrs, split, crop_size,
                                partition_path=d.partition_path or None, test_size=d.test_size)
   image_dir = d.rafd_image_dir if split == 'train' else d.rafd_test_dir
-  paths, labels, _ = rafd.rafd_split(image_dir)
-  return paths, labels
+  return rafd.rafd_split(image_dir, d.rafd_classes, crop_size)

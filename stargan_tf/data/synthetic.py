@@ -55,13 +55,12 @@ import concurrent.futures
 import itertools
 import math
 import os
-import shutil
-import tempfile
 
 from absl import logging
 import numpy as np
 from PIL import Image, ImageDraw
 
+from stargan_tf import fileio
 from stargan_tf import labels as labels_lib
 
 SYNTHETIC_ATTRS = ('Black_Hair', 'Blond_Hair', 'Brown_Hair', 'Male', 'Young')
@@ -278,20 +277,20 @@ def _attr_lines(p, num_images):
 def _write_dataset(out_dir, p, image_paths, text_files, description):
   """Writes image i of `p` to out_dir/image_paths[i] and {name: text} files, all or nothing.
 
-  Files are written into a temporary sibling folder that is renamed to out_dir at the end, so an
-  interrupted run never leaves a complete-looking dataset.
+  Files are written into a temporary sibling folder that is renamed to out_dir at the end
+  (`fileio.atomic_dir`), so an interrupted run never leaves a complete-looking dataset; the
+  temporary folders of generations killed before (whose process no longer runs) are removed first.
 
   Raises:
     FileExistsError: out_dir exists and is not empty.
   """
   out_dir = os.path.abspath(out_dir)
+  for leftover in fileio.remove_stale(out_dir):
+    logging.warning('Removed %s, left by a generation that was killed.', leftover)
   if os.path.isdir(out_dir) and os.listdir(out_dir):
     raise FileExistsError(f'Not generating the synthetic dataset into {out_dir!r}: the folder '
                           f'exists and is not empty.')
-  parent = os.path.dirname(out_dir)
-  os.makedirs(parent, exist_ok=True)
-  tmp = tempfile.mkdtemp(prefix=os.path.basename(out_dir) + '.partial-', dir=parent)
-  try:
+  with fileio.atomic_dir(out_dir, replace_empty=True) as tmp:
     for folder in sorted({os.path.dirname(path) for path in image_paths}):
       os.makedirs(os.path.join(tmp, folder), exist_ok=True)
 
@@ -307,12 +306,6 @@ def _write_dataset(out_dir, p, image_paths, text_files, description):
     for name, text in text_files.items():
       with open(os.path.join(tmp, name), 'w') as f:
         f.write(text)
-    if os.path.isdir(out_dir):
-      os.rmdir(out_dir)  # empty, checked above
-    os.rename(tmp, out_dir)
-  except BaseException:
-    shutil.rmtree(tmp, ignore_errors=True)
-    raise
 
 
 def generate(out_dir, num_images=6000, seed=0, expressions=False):
