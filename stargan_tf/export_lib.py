@@ -49,6 +49,7 @@ from tensorflow_serving.apis import prediction_log_pb2
 from stargan_tf import contract
 from stargan_tf import fileio
 from stargan_tf import runs
+from stargan_tf.data import integrity
 from stargan_tf.data import ops
 
 SERVING_DEFAULT = contract.SERVING_DEFAULT
@@ -57,8 +58,6 @@ METADATA = contract.METADATA
 SIGNATURES = contract.SIGNATURES
 SIZE_MULTIPLE = contract.SIZE_MULTIPLE
 
-_PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
-_JPEG_MAGIC = ops.JPEG_SIGNATURE
 # A PNG's first chunk is IHDR: its type at bytes 12-15, then width and height (big-endian uint32).
 _PNG_HEADER_SIZE = 24
 # What a complete file ends with: PNG's IEND chunk (length 0, type, CRC); JPEG's EOI marker.
@@ -118,7 +117,7 @@ def _image_size(contents):
 
 def _decode_failures(image_bytes):
   """Why the decoder refused each of image_bytes [N] (JPEG or PNG), as far as its end tells."""
-  png = _starts_with(image_bytes, _PNG_MAGIC)
+  png = _starts_with(image_bytes, integrity.PNG_SIGNATURE)
   complete = tf.where(png, _ends_with(image_bytes, _PNG_END),
                       _ends_with(image_bytes, _JPEG_END))
   return tf.where(
@@ -240,8 +239,8 @@ class GeneratorModule(tf.Module):
     checks.append(_assert(n > 0, tf.strings.format(
         'image_bytes must hold at least one image, got {}', n)))
     # decode_image's own error does not say which image of the batch is bad.
-    known = tf.logical_or(_starts_with(image_bytes, _PNG_MAGIC),
-                          _starts_with(image_bytes, _JPEG_MAGIC))
+    known = tf.logical_or(_starts_with(image_bytes, integrity.PNG_SIGNATURE),
+                          _starts_with(image_bytes, integrity.JPEG_SIGNATURE))
     checks.append(_assert(
         tf.reduce_all(known),
         tf.strings.format('image_bytes must hold JPEG or PNG images; not JPEG or PNG at indices '

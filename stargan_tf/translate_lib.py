@@ -19,12 +19,10 @@ import tensorflow as tf
 
 from stargan_tf import images
 from stargan_tf import runs
+from stargan_tf.data import integrity
 from stargan_tf.data import ops
 from stargan_tf.data import pipeline
 from stargan_tf.data import splits
-
-# Tells a PNG that does not decode from a file of another format (ops knows the JPEG signature).
-_PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 
 
 class UnusableImageError(ValueError):
@@ -44,9 +42,9 @@ class UnusableImageError(ValueError):
 
 
 def _undecodable_reason(contents):
-  if contents.startswith(ops.JPEG_SIGNATURE):
+  if contents.startswith(integrity.JPEG_SIGNATURE):
     return 'truncated or corrupt JPEG data'
-  if contents.startswith(_PNG_SIGNATURE):
+  if contents.startswith(integrity.PNG_SIGNATURE):
     return 'truncated or corrupt PNG data'
   return 'not a JPEG or PNG image'
 

@@ -63,9 +63,11 @@ IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
 CACHE_ENV = 'STARGAN_TF_CACHE'  # overrides cache_root()
 RECORD_FORMAT = 'stargan_tf.data.integrity/verified-v1'
 
-_JPEG_START = b'\xff\xd8'
+# How the files start: the JPEG start-of-image marker and the next marker's FF (what
+# tf.io.decode_image recognises as JPEG), and PNG's signature.
+JPEG_SIGNATURE = b'\xff\xd8\xff'
+PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 _JPEG_END = b'\xff\xd9'
-_PNG_START = b'\x89PNG\r\n\x1a\n'
 _PNG_END = b'IEND'
 _TAIL_BYTES = 32  # encoders may pad a few bytes after the end marker
 _REPORTED_BAD = 5
@@ -88,7 +90,7 @@ def _inspect(path):
     return f'cannot be read ({e.strerror})', 0, 0
   try:
     stat = os.fstat(fd)
-    head = os.pread(fd, len(_PNG_START), 0)
+    head = os.pread(fd, len(PNG_SIGNATURE), 0)
     tail = os.pread(fd, _TAIL_BYTES, max(0, stat.st_size - _TAIL_BYTES))
   except OSError as e:
     return f'cannot be read ({e.strerror})', 0, 0
@@ -96,9 +98,9 @@ def _inspect(path):
     os.close(fd)
   if not stat.st_size:
     problem = 'empty file'
-  elif head.startswith(_JPEG_START):
+  elif head.startswith(JPEG_SIGNATURE):
     problem = '' if stat.st_size > 4 and _JPEG_END in tail else 'truncated JPEG (no end marker)'
-  elif head == _PNG_START:
+  elif head == PNG_SIGNATURE:
     problem = '' if _PNG_END in tail else 'truncated PNG (no IEND chunk)'
   else:
     problem = 'not a JPEG or PNG file'

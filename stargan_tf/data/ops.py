@@ -22,7 +22,6 @@ import tensorflow as tf
 
 from stargan_tf.data import integrity
 
-JPEG_SIGNATURE = b'\xff\xd8\xff'  # what tf.io.decode_image recognises as JPEG
 # Extra pixels decoded around a JPEG crop window and trimmed: libjpeg's fancy chroma upsampling
 # treats the window's outer columns as the image border (1 pixel would do but for windows of
 # 1-2 pixels, where libjpeg switches to plain upsampling; 2 keeps every window exact).
@@ -38,7 +37,8 @@ def decode(contents):
 
 def is_jpeg(contents):
   """Scalar bool: the bytes start with the JPEG signature."""
-  return tf.equal(tf.strings.substr(contents, 0, len(JPEG_SIGNATURE)), JPEG_SIGNATURE)
+  signature = integrity.JPEG_SIGNATURE
+  return tf.equal(tf.strings.substr(contents, 0, len(signature)), signature)
 
 
 def image_shape(contents):
