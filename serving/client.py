@@ -185,7 +185,10 @@ class GrpcTransport(Transport):
   def __init__(self, server, model, version=None, timeout=DEFAULT_TIMEOUT):
     super().__init__(server, model, version, timeout)
     try:
-      from serving import grpc_transport  # pylint: disable=g-import-not-at-top (REST needs no TF)
+      # pylint: disable=g-import-not-at-top (REST needs no TF)
+      from stargan_tf import cli
+      cli.import_tensorflow()  # without TensorFlow's start-up notices
+      from serving import grpc_transport
     except ImportError as e:
       raise ServingError('--server (gRPC) needs grpcio, tensorflow and tensorflow-serving-api, '
                          f'which cannot be imported here ({e}); pip install '

@@ -63,7 +63,7 @@ class DataConfig:
     """The image cache of `dataset` ('' for none): <cache_dir>/<dataset> with --dataset=Both."""
     if not self.cache_dir:
       return ''
-    return os.path.join(self.cache_dir, dataset) if self.dataset == 'Both' else self.cache_dir
+    return os.path.join(self.cache_dir, dataset) if len(self.datasets) > 1 else self.cache_dir
 
   @property
   def label_space(self):

@@ -702,6 +702,8 @@ def test_trained_model_round_trip_through_the_cli(trained_export, photos, tmp_pa
         cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True,
         timeout=300)
     assert result.returncode == 0, result.stderr
+    # TensorFlow (for gRPC) is loaded without its start-up notices.
+    assert 'absl::InitializeLog' not in result.stderr and 'cuInit' not in result.stderr
     expected = _expected_pngs(saved_model, photos, [[0, 1, 0, 0, 1]] * 2)
     assert [_read(tmp_path / f'out_{i}.png') for i in (0, 1)] == expected
 
