@@ -7,6 +7,13 @@
     TensorFlow with the process's stderr captured and replays everything except those known
     notices; any other message, an error included, still reaches the terminal. The cuInit error
     is dropped only on machines without an NVIDIA device, where it is expected.
+  * Exact results. TensorFlow turns on its oneDNN kernels by default on CPUs with AVX512-VNNI,
+    AVX512-BF16 or AMX. Measured on such a CPU (2026-12-01), they made the discriminator step's
+    gradient penalty differ from run to run (1 to 7 runs in 40 of a tiny model gave a value 1.8%
+    off; with oneDNN off, 60 of 60 agreed), which breaks the exact resume this project promises.
+    So the commands set TF_ENABLE_ONEDNN_OPTS=0 unless the environment already sets it; set
+    TF_ENABLE_ONEDNN_OPTS=1 to trade exactness for speed (the 32 px demo trained about 40% faster
+    with it there).
   * `--help` shows the command's own flags (`--helpfull` lists every flag, absl's included).
   * Errors a user can fix (bad flags, missing or unreadable files, a locked or diverged run)
     end the command with a one-line `error: ...` on stderr and exit status 1, not a traceback;
@@ -39,6 +46,8 @@ _NO_GPU_NOTICES = (r'cuda_(platform|executor|diagnostics)\.cc:\d+\] .*(cuInit|CU
 
 _HELP_FLAGS = {'--help', '-help', '-h', '-?', '--helpshort', '--helpfull', '--helpxml'}
 
+ONEDNN_ENV = 'TF_ENABLE_ONEDNN_OPTS'
+
 # Exceptions that carry a message for the user rather than a bug.
 USER_ERRORS = (ValueError, OSError, FloatingPointError, RuntimeError)
 
@@ -56,12 +65,14 @@ def drop_start_up_notices(text, has_gpu):
 
 
 def import_tensorflow():
-  """Imports TensorFlow and lists its devices with the start-up notices filtered out of stderr.
+  """Imports TensorFlow and lists its devices with the start-up notices filtered out of stderr,
+  oneDNN off unless the environment says otherwise.
 
   A no-op once TensorFlow is imported. Returns the tensorflow module.
   """
   if 'tensorflow' in sys.modules:
     return sys.modules['tensorflow']
+  os.environ.setdefault(ONEDNN_ENV, '0')  # read when TensorFlow loads; see the module docstring
   sys.stderr.flush()
   saved = os.dup(2)
   with tempfile.TemporaryFile() as capture:

@@ -8,6 +8,8 @@ import os
 import pytest
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+# What the commands run with (stargan_tf/cli.py): oneDNN off, for exact results.
+os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
 
 import helpers  # pylint: disable=g-import-not-at-top,wrong-import-position
 from stargan_tf import distribute  # pylint: disable=g-import-not-at-top,wrong-import-position

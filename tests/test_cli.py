@@ -98,3 +98,16 @@ def _imports(path):
 def test_no_tool_imports_the_training_loop(path):
   imported = _imports(path)
   assert 'stargan_tf.trainer' not in imported and 'stargan_tf.train_step' not in imported
+
+
+@pytest.mark.parametrize('given, expected', [(None, '0'), ('1', '1')])
+def test_commands_load_tensorflow_with_onednn_off_unless_asked(given, expected):
+  env = {k: v for k, v in os.environ.items() if k != cli.ONEDNN_ENV}
+  if given:
+    env[cli.ONEDNN_ENV] = given
+  result = subprocess.run(
+      [sys.executable, '-c', 'import os; from stargan_tf import cli; cli.import_tensorflow(); '
+       f'print(os.environ["{cli.ONEDNN_ENV}"])'],
+      cwd=ROOT, capture_output=True, text=True, timeout=300, env=dict(env, PYTHONPATH=ROOT))
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.strip() == expected
