@@ -36,6 +36,7 @@ setuptools.setup(
             'stargan-tflite=stargan_tf.tflite:run',
             'stargan-export=stargan_tf.export:run',
             'stargan-cache=stargan_tf.cache:run',
+            'stargan-import-torch=stargan_tf.import_torch:run',
         ],
     },
 )

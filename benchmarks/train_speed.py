@@ -40,6 +40,7 @@ import machine  # benchmarks/machine.py, beside this script
 from stargan_tf import config as config_lib
 from stargan_tf import labels
 from stargan_tf import models
+from stargan_tf import runs
 from stargan_tf import train_step
 from stargan_tf import trainer
 
@@ -102,8 +103,8 @@ def make_steps(size, precision, jit_compile):
   keras.utils.set_random_seed(0)
   with strategy.scope(), trainer.dtype_policy(precision):
     G, D = models.build(model, labels.label_space('CelebA'))
-    g_opt = trainer.build_optimizer(train.g_lr, train, G.trainable_variables)
-    d_opt = trainer.build_optimizer(train.d_lr, train, D.trainable_variables)
+    g_opt = runs.build_optimizer(train.g_lr, train, G.trainable_variables)
+    d_opt = runs.build_optimizer(train.d_lr, train, D.trainable_variables)
     rng = tf.random.Generator.from_seed(0)
   return train_step.Steps(G, D, g_opt, d_opt, config_lib.LossConfig(),
                           labels.label_space('CelebA'), strategy, rng, jit_compile=jit_compile)

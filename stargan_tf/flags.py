@@ -231,3 +231,22 @@ def define_tflite_flags():
   flags.DEFINE_string('base', '', 'With --run: the image\'s own domains, e.g. "Black_Hair=1" '
                       '(default: none).')
   flags.DEFINE_string('out', '', 'With --run: the PNG to write, [input | translated].')
+
+
+def define_import_flags():
+  """Flags of `python -m stargan_tf.import_torch` (idempotent): the training flags, which describe
+  the model and the run the import writes (a flag file of training works as it is), and the
+  PyTorch files."""
+  if 'generator' in FLAGS:
+    return
+  define_train_flags()
+  flags.DEFINE_string('generator', None, 'The reference implementation\'s generator checkpoint, '
+                      'e.g. 200000-G.ckpt (a state dict saved by torch.save, either format).')
+  flags.DEFINE_string('discriminator', '', 'Its discriminator checkpoint, e.g. 200000-D.ckpt. '
+                      'Without it the run holds G alone: it translates, exports and converts to '
+                      'TFLite, but cannot read your images\' attributes (translate --input_dir) '
+                      'or continue training.')
+  flags.DEFINE_integer('step', None, 'Step of the checkpoint to write (default: the number the '
+                       'file names start with, 200000 for 200000-G.ckpt; 0 without one).',
+                       lower_bound=0)
+  flags.mark_flag_as_required('generator')

@@ -1,7 +1,8 @@
 """StarGAN generator and discriminator (paper Tables 1 and 2; reference `model.py`).
 
 Both networks are Keras subclassed models holding layers only. Layers are created in `__init__`
-with fixed names, because checkpoints and the PyTorch weight converter address them by name.
+with fixed names, because checkpoints and the PyTorch importer (`import_torch_lib`) address them
+by name.
 
 Padding: every convolution uses Keras `padding='same'`. For the even spatial sizes these networks
 see, that is exactly the reference's zero padding:

@@ -4,7 +4,8 @@ Layout of `<work_dir>`:
 
   config.json      the resolved configuration, label space included (written atomically, once
                    every check of a training start has passed)
-  checkpoints/     ckpt-<step>.index / .data-*: G, D, both Adam optimizers, step, RNG state
+  checkpoints/     ckpt-<step>.index / .data-*: G, D, both Adam optimizers, step, RNG state (a
+                   generator imported from PyTorch without its discriminator: G alone)
   samples/         <step>-images.png: fixed test images in every domain, every sample_step
   logs/            TensorBoard events
   results/         grids written by `translate`
@@ -41,6 +42,8 @@ _CHECKPOINT_PREFIX = 'ckpt'
 _CHECKPOINT_INDEX = re.compile(rf'^{_CHECKPOINT_PREFIX}-(\d+)\.index$')
 # What tf.train.Checkpoint leaves when it is killed while saving: its temporary folder.
 _CHECKPOINT_TEMP = re.compile(rf'^{_CHECKPOINT_PREFIX}-\d+_temp$')
+# The objects of a training checkpoint, by their names in it.
+TRAINING_OBJECTS = ('G', 'D', 'g_optimizer', 'd_optimizer', 'step', 'rng')
 
 
 class RunLockedError(RuntimeError):
@@ -49,7 +52,10 @@ class RunLockedError(RuntimeError):
 
 @dataclasses.dataclass(frozen=True)
 class Restored:
-  """Models restored from a run: config, G, D, the checkpoint path and its step."""
+  """Models restored from a run: config, G, D, the checkpoint path and its step.
+
+  D is None when the checkpoint holds only G (a generator imported without its discriminator).
+  """
   config: config_lib.Config
   G: object
   D: object
@@ -149,6 +155,8 @@ class Run:
   def restore(self, step=0):
     """Builds G and D and loads the checkpoint of `step` (0: the latest) into them.
 
+    A checkpoint holding only G (imported without a discriminator) restores with D None.
+
     Raises:
       FileNotFoundError: no config or no such checkpoint (the message lists the saved ones).
       FloatingPointError: the checkpoint holds non-finite weights (a diverged run).
@@ -158,14 +166,17 @@ class Run:
     config = self.load_config()
     path = self.checkpoint_path(step)
     G, D = models.build(config.model, config.label_space)
-    tf.train.Checkpoint(G=G, D=D).restore(path).expect_partial().assert_existing_objects_matched()
-    bad = models.non_finite_weights({'G': G, 'D': D})
+    if 'D' not in checkpoint_objects(path):
+      D = None
+    networks = {'G': G, 'D': D} if D is not None else {'G': G}
+    tf.train.Checkpoint(**networks).restore(path).expect_partial().assert_existing_objects_matched()
+    bad = models.non_finite_weights(networks)
     if bad:
       raise FloatingPointError(f'{path} holds non-finite weights ({", ".join(bad[:3])}'
                                f'{", ..." if len(bad) > 3 else ""}): the run diverged before '
                                'this checkpoint. Saved steps: '
                                f'{", ".join(map(str, self.checkpoint_steps()))}.')
-    logging.info('Restored G and D from %s.', path)
+    logging.info('Restored %s from %s.', ' and '.join(networks), path)
     return Restored(config, G, D, path, int(path.rsplit('-', 1)[1]))
 
   # Training's use of the folder.
@@ -230,3 +241,47 @@ class Run:
         raise PermissionError(f'cannot write to {folder} ({e.strerror}); training writes its '
                               'checkpoints, samples and logs there: make it writable or choose '
                               'another --work_dir.') from None
+
+
+# What a checkpoint holds.
+
+
+def checkpoint_objects(path):
+  """The names of the objects the checkpoint at `path` holds values of, e.g. {'G', 'D', 'step',
+  ...} for a training checkpoint, {'G', ...} for a generator imported alone."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top (layout users need no TF)
+  return {name.split('/', 1)[0] for name, _ in tf.train.list_variables(path)}
+
+
+def build_optimizer(lr, train_config, variables):
+  """Adam with the run's betas, built on `variables`; loss-scaled under mixed_float16."""
+  import keras  # pylint: disable=g-import-not-at-top (layout users need no TF)
+  # Built eagerly on the variables: a lazy build inside a replica context fails.
+  opt = keras.optimizers.Adam(learning_rate=lr, beta_1=train_config.beta1,
+                              beta_2=train_config.beta2)
+  if train_config.precision == 'mixed_float16':
+    opt = keras.optimizers.LossScaleOptimizer(opt)
+  opt.build(variables)
+  return opt
+
+
+def adam(optimizer):
+  """The Adam optimizer of `build_optimizer`'s result (inside its loss-scale wrapper, if any)."""
+  return getattr(optimizer, 'inner_optimizer', optimizer)
+
+
+def training_checkpoint(G, D, g_optimizer, d_optimizer, step, rng):
+  """The tf.train.Checkpoint of a training run, holding TRAINING_OBJECTS.
+
+  It holds the Adam optimizers, not their loss-scale wrappers, so that a run can resume under
+  another precision (and, the objects being the same under every strategy, another strategy).
+
+  Args:
+    G, D: the built networks.
+    g_optimizer, d_optimizer: their optimizers from `build_optimizer`.
+    step: the int64 variable counting the iterations done.
+    rng: the tf.random.Generator of the training draws.
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top (layout users need no TF)
+  return tf.train.Checkpoint(G=G, D=D, g_optimizer=adam(g_optimizer),
+                             d_optimizer=adam(d_optimizer), step=step, rng=rng)

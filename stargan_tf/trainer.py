@@ -51,24 +51,9 @@ def dtype_policy(precision):
     keras.config.set_dtype_policy(previous)
 
 
-def build_optimizer(lr, train_config, variables):
-  """Adam with the run's betas, built on `variables`; loss-scaled under mixed_float16."""
-  # Built eagerly on the variables: a lazy build inside a replica context fails.
-  opt = keras.optimizers.Adam(learning_rate=lr, beta_1=train_config.beta1,
-                              beta_2=train_config.beta2)
-  if train_config.precision == 'mixed_float16':
-    opt = keras.optimizers.LossScaleOptimizer(opt)
-  opt.build(variables)
-  return opt
-
-
-def _adam(optimizer):
-  return getattr(optimizer, 'inner_optimizer', optimizer)
-
-
 @dataclasses.dataclass
 class _State:
-  """What a checkpoint holds, built under the strategy's scope."""
+  """What a checkpoint holds (`runs.training_checkpoint`), built under the strategy's scope."""
   G: keras.Model
   D: keras.Model
   g_optimizer: keras.optimizers.Optimizer
@@ -77,13 +62,13 @@ class _State:
   rng: tf.random.Generator
 
   def checkpoint(self):
-    return tf.train.Checkpoint(G=self.G, D=self.D, g_optimizer=_adam(self.g_optimizer),
-                               d_optimizer=_adam(self.d_optimizer), step=self.step, rng=self.rng)
+    return runs.training_checkpoint(self.G, self.D, self.g_optimizer, self.d_optimizer, self.step,
+                                    self.rng)
 
   def non_finite(self):
     return models.non_finite_weights({'G': self.G, 'D': self.D,
-                                      'g_optimizer': _adam(self.g_optimizer),
-                                      'd_optimizer': _adam(self.d_optimizer)})
+                                      'g_optimizer': runs.adam(self.g_optimizer),
+                                      'd_optimizer': runs.adam(self.d_optimizer)})
 
 
 def _check_compatible(config, run):
@@ -114,10 +99,24 @@ def _load_splits(config):
 
 
 def _restore_path(run, train_config):
-  """The checkpoint to resume from (resume_iters, else the latest), or None for a new run."""
+  """The checkpoint to resume from (resume_iters, else the latest), or None for a new run.
+
+  Raises:
+    ValueError: that checkpoint lacks objects training needs (a generator imported alone).
+  """
   if train_config.resume_iters:
-    return run.checkpoint_path(train_config.resume_iters)
-  return run.latest_checkpoint()
+    path = run.checkpoint_path(train_config.resume_iters)
+  else:
+    path = run.latest_checkpoint()
+  if path:
+    held = runs.checkpoint_objects(path)
+    missing = [name for name in runs.TRAINING_OBJECTS if name not in held]
+    if missing:
+      raise ValueError(f'{path} holds no {", ".join(missing)}, which training resumes from. A '
+                       'generator imported from PyTorch without --discriminator holds G alone: '
+                       'enough to translate and export, not to train on. Import the pair of files '
+                       'again with --discriminator into a new --work_dir to continue training.')
+  return path
 
 
 def _build_state(config, strategy):
@@ -125,8 +124,8 @@ def _build_state(config, strategy):
   keras.utils.set_random_seed(t_cfg.seed)  # initial weights follow the seed too
   with strategy.scope(), dtype_policy(t_cfg.precision):
     G, D = models.build(config.model, config.label_space)
-    state = _State(G, D, build_optimizer(t_cfg.g_lr, t_cfg, G.trainable_variables),
-                   build_optimizer(t_cfg.d_lr, t_cfg, D.trainable_variables),
+    state = _State(G, D, runs.build_optimizer(t_cfg.g_lr, t_cfg, G.trainable_variables),
+                   runs.build_optimizer(t_cfg.d_lr, t_cfg, D.trainable_variables),
                    tf.Variable(0, dtype=tf.int64, trainable=False, name='step'),
                    tf.random.Generator.from_seed(t_cfg.seed))
   logging.info('G: %s parameters, D: %s parameters.', f'{G.count_params():,}',

@@ -151,10 +151,17 @@ def translate(work_dir, output_dir='', input_dir='', target='', batch_size=16, m
   images are skipped with one warning naming them; max_images counts the images translated.
 
   Raises:
-    ValueError: a bad --target, or input_dir holds no usable image.
+    ValueError: a bad --target, input_dir holds no usable image, or input_dir with a checkpoint
+      holding no discriminator to read the images' attributes.
   """
   restored = runs.Run(work_dir).restore(step)
   config, G, D = restored.config, restored.G, restored.D
+  if input_dir and D is None:
+    raise ValueError(f'{restored.path} holds only a generator (imported without '
+                     '--discriminator), and --input_dir reads the attributes of your images off '
+                     'the discriminator\'s classifier. Import again with --discriminator, or '
+                     'translate single photos with `python -m serving.client` or `python -m '
+                     'stargan_tf.tflite --run`, whose --base gives the photo\'s own attributes.')
   space, dataset = config.label_space, config.data.sample_dataset
   image_size = config.model.image_size
   if target:  # Fail on a bad --target before any work.

@@ -19,10 +19,18 @@ from stargan_tf import distribute  # pylint: disable=g-import-not-at-top,wrong-i
 distribute.configure_cpu_devices(helpers.NUM_CPU_DEVICES)
 
 
+@pytest.hookimpl(trylast=True)  # after the terminal reporter is set up
 def pytest_configure(config):
   config.addinivalue_line(
       'markers', 'slow: training, learning and end-to-end tests (minutes); they run in CI; '
       'deselect locally with -m "not slow"')
+  # Tests skip only when an optional package is missing (PyTorch for the full-size parity tests of
+  # the importer): the summary lists them with the reason, so that such a run is not taken for a
+  # complete one.
+  reporter = config.pluginmanager.get_plugin('terminalreporter')
+  if reporter is not None and 's' not in reporter.reportchars and 'N' not in (
+      config.option.reportchars or ''):
+    reporter.reportchars += 's'
 
 
 @pytest.fixture(scope='session', autouse=True)

@@ -10,7 +10,7 @@ import pytest
 from stargan_tf import cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COMMANDS = ('train', 'translate', 'evaluate', 'export', 'tflite', 'cache')
+COMMANDS = ('train', 'translate', 'evaluate', 'export', 'tflite', 'cache', 'import_torch')
 
 # What TensorFlow 2.21 printed while loading on a machine without a GPU (stargan_tf/cli.py).
 START_UP = '''WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
@@ -65,9 +65,11 @@ def test_a_user_error_is_one_line_without_start_up_noise(tmp_path):
 
 def test_commands_import_tensorflow_only_when_they_run():
   """So cli.import_tensorflow can load it quietly; and the label contract, the deployment
-  contract, the run folder's layout and the file helpers work without TensorFlow."""
+  contract, the run folder's layout, the file helpers and the PyTorch file reader work without
+  TensorFlow."""
   modules = [f'stargan_tf.{c}' for c in COMMANDS] + [
       'stargan_tf.labels', 'stargan_tf.contract', 'stargan_tf.runs', 'stargan_tf.fileio',
+      'stargan_tf.torch_checkpoint',
       'stargan_tf.images', 'stargan_tf.config', 'stargan_tf.flags', 'stargan_tf.data.rafd',
       'stargan_tf.data.integrity']
   code = ('import importlib, sys\n'
@@ -93,8 +95,8 @@ def _imports(path):
 
 @pytest.mark.parametrize('path', ['stargan_tf/translate_lib.py', 'stargan_tf/evaluate_lib.py',
                                   'stargan_tf/export_lib.py', 'stargan_tf/tflite_lib.py',
-                                  'serving/client.py'] + [f'stargan_tf/{c}.py' for c in COMMANDS
-                                                          if c != 'train'])
+                                  'stargan_tf/import_torch_lib.py', 'serving/client.py'] +
+                         [f'stargan_tf/{c}.py' for c in COMMANDS if c != 'train'])
 def test_no_tool_imports_the_training_loop(path):
   imported = _imports(path)
   assert 'stargan_tf.trainer' not in imported and 'stargan_tf.train_step' not in imported

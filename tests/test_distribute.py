@@ -52,8 +52,8 @@ def _steps(strategy, weights=None, precision='float32', jit_compile=False, space
     if weights:
       G.set_weights(weights[0])
       D.set_weights(weights[1])
-    g_opt = trainer.build_optimizer(train.g_lr, train, G.trainable_variables)
-    d_opt = trainer.build_optimizer(train.d_lr, train, D.trainable_variables)
+    g_opt = runs.build_optimizer(train.g_lr, train, G.trainable_variables)
+    d_opt = runs.build_optimizer(train.d_lr, train, D.trainable_variables)
     rng = tf.random.Generator.from_seed(0)
   return train_step.Steps(G, D, g_opt, d_opt, config_lib.LossConfig(), space, strategy, rng,
                           jit_compile=jit_compile)

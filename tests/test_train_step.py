@@ -6,8 +6,8 @@ from stargan_tf import config as config_lib
 from stargan_tf import labels
 from stargan_tf import losses
 from stargan_tf import models
+from stargan_tf import runs
 from stargan_tf import train_step
-from stargan_tf import trainer
 
 MODEL = config_lib.ModelConfig(image_size=16, g_conv_dim=4, d_conv_dim=4, g_repeat_num=1,
                                d_repeat_num=2)
@@ -40,8 +40,8 @@ def test_permute_labels_keeps_the_multiset():
 def _steps(seed=0):
   strategy = tf.distribute.get_strategy()
   G, D = models.build(MODEL, SPACE)
-  g_opt = trainer.build_optimizer(TRAIN.g_lr, TRAIN, G.trainable_variables)
-  d_opt = trainer.build_optimizer(TRAIN.d_lr, TRAIN, D.trainable_variables)
+  g_opt = runs.build_optimizer(TRAIN.g_lr, TRAIN, G.trainable_variables)
+  d_opt = runs.build_optimizer(TRAIN.d_lr, TRAIN, D.trainable_variables)
   rng = tf.random.Generator.from_seed(seed)
   return train_step.Steps(G, D, g_opt, d_opt, config_lib.LossConfig(), SPACE, strategy, rng)
 
@@ -131,8 +131,8 @@ JOINT = labels.label_space('Both', ('Black_Hair', 'Male', 'Young'), ('a', 'b'))
 
 def _joint_steps():
   G, D = models.build(MODEL, JOINT)
-  g_opt = trainer.build_optimizer(TRAIN.g_lr, TRAIN, G.trainable_variables)
-  d_opt = trainer.build_optimizer(TRAIN.d_lr, TRAIN, D.trainable_variables)
+  g_opt = runs.build_optimizer(TRAIN.g_lr, TRAIN, G.trainable_variables)
+  d_opt = runs.build_optimizer(TRAIN.d_lr, TRAIN, D.trainable_variables)
   return train_step.Steps(G, D, g_opt, d_opt, config_lib.LossConfig(), JOINT,
                           tf.distribute.get_strategy(), tf.random.Generator.from_seed(0))
 
