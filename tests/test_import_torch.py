@@ -475,8 +475,8 @@ def test_wrong_label_count_lists_the_differences_and_the_flag(celeba_config, tmp
           '(expected (8, 16, 4, 4)).') in message
   assert message.endswith('Flags that fit the files: --c_dim=5 with 5 class folders in '
                           '--rafd_image_dir (--flagfile=configs/rafd.flags: 8), or '
-                          '--dataset=CelebA with 5 --selected_attrs (--flagfile=configs/celeba.flags '
-                          'names 5).')
+                          '--dataset=CelebA with 5 --selected_attrs '
+                          '(--flagfile=configs/celeba.flags names 5).')
   _assert_nothing_written(config.train.work_dir)
 
 
