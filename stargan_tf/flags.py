@@ -171,8 +171,14 @@ def define_translate_flags():
   flags.DEFINE_string('output_dir', '', 'Where grids go (default: <work_dir>/results, or '
                       '<work_dir>/results/<input folder name> with --input_dir).')
   flags.DEFINE_string('target', '', 'One explicit target, e.g. "Blond_Hair=1,Male=0" (a '
-                      'two-dataset model also takes e.g. "happy=1"); default: one column per '
-                      'domain.')
+                      'two-dataset model also takes e.g. "happy=1"); values from 0 to 1, e.g. '
+                      '"Blond_Hair=0.5" for half the change; default: one column per domain.')
+  flags.DEFINE_integer('interpolate', 0, 'With --target: N columns from the source label (t=0) '
+                       'to the target (t=1) in equal steps, e.g. 5; 0: the target only.',
+                       lower_bound=0)
+  flags.DEFINE_boolean('no_align', False, 'With --input_dir: translate the central square of '
+                       'each image, as is, instead of finding the faces, aligning them to '
+                       'CelebA\'s framing and pasting them back into the photo.')
   flags.DEFINE_integer('batch_size', 16, 'Images (rows) per grid file.', lower_bound=1)
   flags.DEFINE_integer('max_images', 0, 'Translate at most this many images (0: all).',
                        lower_bound=0)
@@ -195,6 +201,10 @@ def define_export_flags():
   flags.DEFINE_integer('max_image_pixels', contract.DEFAULT_MAX_IMAGE_PIXELS, 'translate_bytes '
                        'refuses images with more pixels (width x height) than this, before '
                        'decoding them.', lower_bound=1, upper_bound=2**31 - 1)
+  flags.DEFINE_boolean('classify', True, 'Also export the discriminator\'s domain classifier as '
+                       'the classify signature, which reads a photo\'s own attributes so that a '
+                       'target changes only the domains it names (D\'s size: 44.8M parameters at '
+                       '128 px); --noclassify leaves it out.')
   flags.mark_flags_as_required(['work_dir', 'export_dir'])
 
 
