@@ -76,6 +76,13 @@ METADATA_FILE = 'stargan.json'
 WARMUP_FILE = 'tf_serving_warmup_requests'
 SIDECAR_SUFFIX = '.json'
 
+# What clients say when they cannot keep a photo's own attributes.
+NO_CLASSIFY_NOTE = (
+    "note: the model has no classify signature (exported before it existed, or with "
+    "--noclassify), so it cannot read the photo's own attributes: the domains --set does not "
+    'name start from --base (every domain 0 by default). Export (and convert) the run again to '
+    'keep them.')
+
 FORMAT = 'stargan_tf/model-metadata-v2'
 _REEXPORT = ('it was written by an earlier version of stargan_tf; export (or convert) it again '
              'with this one.')

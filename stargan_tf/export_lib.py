@@ -156,6 +156,10 @@ class GeneratorModule(tf.Module):
     if metadata.classify != (D is not None):
       raise ValueError(f'the metadata says classify={metadata.classify} but D was '
                        f'{"not " if D is None else ""}given.')
+    if D is not None:
+      # Not a decorated method: tf.saved_model.save would trace it even without a D.
+      self.classify = tf.function(self._classify, input_signature=[
+          tf.TensorSpec(None, tf.float32)])  # of unknown rank, see serving_default
 
   def _check_target(self, target, batch_size, batch_name):
     """The asserts that target is [batch_size, label_dim] and finite."""
@@ -261,8 +265,8 @@ class GeneratorModule(tf.Module):
     return {'image_png': tf.map_fn(tf.io.encode_png, y,
                                    fn_output_signature=tf.TensorSpec([], tf.string))}
 
-  @tf.function(input_signature=[tf.TensorSpec(None, tf.float32)])  # see serving_default
-  def classify(self, image):
+  def _classify(self, image):
+    """The classify signature (made a tf.function in __init__ when there is a D)."""
     size = self.image_size
     shape = tf.shape(image)
     well_formed = tf.logical_and(tf.equal(tf.size(shape), 4), tf.reduce_all(

@@ -71,6 +71,8 @@ EYES_DETECTED = 'detected'
 EYES_MIRRORED = 'one mirrored'
 EYES_ESTIMATED = 'estimated from the face box'
 
+_EYE_RANK = {EYES_DETECTED: 0, EYES_MIRRORED: 1, EYES_ESTIMATED: 2}
+
 OPENCV_MISSING = ('face detection needs OpenCV 4 (pip install "opencv-python-headless>=4.8,<5", '
                   'or pip install "stargan-tf[faces]")')
 
@@ -296,11 +298,18 @@ class Detector:
     found = []  # (centre in `small`, side in `small`, Face)
     for angle in (0.0,) + self.tilts:
       for face in self._detect_turned(small, angle):
+        # The turned searches are for tilted faces, whose eyes they see level: a face found only
+        # there must show both eyes, which keeps their false detections out.
+        if angle and face.eyes != EYES_DETECTED:
+          continue
         centre = np.mean(face.box, axis=0)
         side = math.dist(face.box[0], face.box[1])
-        # A face also found at another angle is kept once, as first found (upright first).
-        if all(math.dist(centre, c) > 0.5 * max(side, s) for c, s, _ in found):
+        same = [k for k, (c, s, _) in enumerate(found) if math.dist(centre, c) < 0.5 * max(side, s)]
+        if not same:
           found.append((centre, side, face))
+        elif _EYE_RANK[face.eyes] < _EYE_RANK[found[same[0]][2].eyes]:
+          # A face found again: the search that found its eyes wins (the upright one on a tie).
+          found[same[0]] = (centre, side, face)
     faces = [_scaled(face, 1.0 / shrink) for _, _, face in found]
     return sorted(faces, key=lambda f: f.left_eye[0] + f.right_eye[0])
 

@@ -237,7 +237,15 @@ def define_tflite_flags():
   flags.DEFINE_string('run', '', 'Translate --image with this .tflite instead of converting.')
   flags.DEFINE_string('image', '', 'With --run: the image to translate (JPEG/PNG, any size).')
   flags.DEFINE_string('set', '', 'With --run: target domains of one dataset, e.g. '
-                      '"Blond_Hair=1,Male=0", or "happy=1" for a RaFD or two-dataset model.')
-  flags.DEFINE_string('base', '', 'With --run: the image\'s own domains, e.g. "Black_Hair=1" '
-                      '(default: none).')
-  flags.DEFINE_string('out', '', 'With --run: the PNG to write, [input | translated].')
+                      '"Blond_Hair=1,Male=0" or "Blond_Hair=0.5", or "happy=1" for a RaFD or '
+                      'two-dataset model; the domains not named keep the photo\'s own values.')
+  flags.DEFINE_string('base', '', 'With --run: the photo\'s own domains, e.g. "Black_Hair=1" '
+                      '(default: read off each face by the model\'s classify signature; none '
+                      'set for a model without it).')
+  flags.DEFINE_string('out', '', 'With --run: the image to write: the photo with its faces '
+                      'translated (with --no_align: [input | translated] of its central square).')
+  flags.DEFINE_boolean('no_align', False, 'With --run: translate the central square of --image '
+                       'instead of finding, aligning and pasting back its faces.')
+  flags.DEFINE_boolean('classify', True, 'Keep the export\'s classify signature (the '
+                       'discriminator\'s reading of a photo\'s own attributes, as large as D) in '
+                       'the .tflite; --noclassify leaves it out.')

@@ -407,6 +407,18 @@ class LabelSpace:
       c_org = self.from_classifier(logits, dataset)
     return self.apply_target(c_org, dataset, updates)
 
+  def depends_on_source(self, set_spec):
+    """Whether the label of `set_spec` depends on the image's own label (it does unless it sets
+    every domain its dataset's rules let the source show through, e.g. one RaFD class at 1)."""
+    dataset, updates = self.parse_target(set_spec, '--set')
+    part = self.part(dataset)
+    if part.kind == ONE_HOT:
+      sources = np.eye(part.width, dtype=np.float32)
+    else:
+      sources = np.array([np.zeros(part.width), np.ones(part.width)], np.float32)
+    out = part.apply(sources, updates)
+    return not np.array_equal(out, np.broadcast_to(out[0], out.shape))
+
   def interpolate(self, c_src, c_trg, steps):
     """`steps` G labels [N, label_dim] from c_src (first) to c_trg (last), evenly spaced.
 

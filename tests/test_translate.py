@@ -78,7 +78,8 @@ def test_own_images_any_size(trained, tmp_path):
   Image.fromarray(r.randint(0, 255, [150, 200, 3], np.uint8)).save(own / 'wide.png')
   Image.fromarray(r.randint(0, 255, [218, 178, 3], np.uint8)).save(own / 'tall.jpg')
   (own / 'notes.txt').write_text('not an image')
-  out = translate.translate(trained.train.work_dir, str(tmp_path / 'out'), input_dir=str(own))
+  out = translate.translate(trained.train.work_dir, str(tmp_path / 'out'), input_dir=str(own),
+                            align=False)
   assert _cells(out[0], CELEBA_COLUMNS, 2, row_names=['tall.jpg', 'wide.png']).shape == (
       2 * 32, 6 * 32, 3)
   assert translate.default_output_dir(trained.train.work_dir, str(own) + '/') == os.path.join(
@@ -124,7 +125,7 @@ def test_own_images_skip_files_that_are_not_images(trained, tmp_path, caplog):
   good, bad = _folder_with_bad_files(tmp_path / 'own')
   with caplog.at_level(logging.WARNING):
     out = translate.translate(trained.train.work_dir, str(tmp_path / 'out'),
-                              input_dir=str(tmp_path / 'own'), batch_size=2)
+                              input_dir=str(tmp_path / 'own'), batch_size=2, align=False)
   assert [os.path.basename(p) for p in out] == ['000001-images.png', '000002-images.png']
   _assert_grid_equal(out[0], _own_grid(trained.train.work_dir, tmp_path / 'own', good[:2]))
   _assert_grid_equal(out[1], _own_grid(trained.train.work_dir, tmp_path / 'own', good[2:]))
@@ -137,7 +138,8 @@ def test_own_images_skip_files_that_are_not_images(trained, tmp_path, caplog):
 def test_own_images_max_images_counts_usable_images(trained, tmp_path):
   good, _ = _folder_with_bad_files(tmp_path / 'own')
   out = translate.translate(trained.train.work_dir, str(tmp_path / 'out'),
-                            input_dir=str(tmp_path / 'own'), batch_size=4, max_images=2)
+                            input_dir=str(tmp_path / 'own'), batch_size=4, max_images=2,
+                            align=False)
   _assert_grid_equal(out[0], _own_grid(trained.train.work_dir, tmp_path / 'own', good[:2]))
 
 
@@ -154,7 +156,8 @@ def test_own_folder_without_a_usable_image(trained, tmp_path):
   (folder / 'notes.jpg').write_text('not an image')
   with pytest.raises(ValueError, match=f'--input_dir={folder} holds no usable image: empty.png '
                      r'\(empty file\), notes.jpg \(not a JPEG or PNG image\)'):
-    translate.translate(trained.train.work_dir, str(tmp_path / 'out'), input_dir=str(folder))
+    translate.translate(trained.train.work_dir, str(tmp_path / 'out'), input_dir=str(folder),
+                        align=False)
   assert not os.path.exists(tmp_path / 'out')
 
 
@@ -243,7 +246,7 @@ def test_cli_input_dir_skips_bad_files_and_writes_to_the_default_folder(trained,
   good, bad = _folder_with_bad_files(tmp_path / 'faces')
   result = subprocess.run(
       [sys.executable, '-m', 'stargan_tf.translate', f'--work_dir={work_dir}',
-       f'--input_dir={tmp_path / "faces"}', '--batch_size=3'],
+       f'--input_dir={tmp_path / "faces"}', '--batch_size=3', '--no_align'],
       cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True,
       timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]
@@ -266,7 +269,7 @@ def test_joint_grids_have_a_column_per_domain_of_both_datasets(trained_both, tmp
   Image.fromarray(np.random.RandomState(0).randint(0, 255, [60, 50, 3], np.uint8)).save(
       own / 'face.png')
   out = translate.translate(trained_both.train.work_dir, str(tmp_path / 'own_out'),
-                            input_dir=str(own))
+                            input_dir=str(own), align=False)
   assert _cells(out[0], JOINT_COLUMNS, 1, row_names=['face.png']).shape == (32, 14 * 32, 3)
 
 
