@@ -249,3 +249,17 @@ def define_tflite_flags():
   flags.DEFINE_boolean('classify', True, 'Keep the export\'s classify signature (the '
                        'discriminator\'s reading of a photo\'s own attributes, as large as D) in '
                        'the .tflite; --noclassify leaves it out.')
+
+
+def define_demo_flags():
+  """Flags of `python -m stargan_tf.demo` (idempotent)."""
+  if 'port' in FLAGS:
+    return
+  flags.DEFINE_string('work_dir', '', 'Run folder written by training (or imported): its G and '
+                      'D.')
+  flags.DEFINE_string('export_dir', '', 'Or an export: a version folder, or the base folder (its '
+                      'highest version).')
+  flags.DEFINE_integer('test_iters', 0, 'With --work_dir: checkpoint step (0: the latest).',
+                       lower_bound=0)
+  flags.DEFINE_integer('port', 7860, 'Port of the page on 127.0.0.1.', lower_bound=1,
+                       upper_bound=65535)
