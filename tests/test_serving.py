@@ -719,3 +719,47 @@ def test_trained_model_round_trip_through_the_cli(trained_export, photos, tmp_pa
     np.testing.assert_allclose(got, want.numpy(), rtol=0, atol=1e-5)
     assert [request[2] for request in server.requests] == [
         '', contract.METADATA, contract.TRANSLATE_BYTES, '', contract.SERVING_DEFAULT]
+
+
+# --- faces aligned on the client, the photo's own labels from classify -----------------------
+
+
+def test_client_aligns_faces_keeps_their_labels_and_pastes_them_back(trained_export, tmp_path,
+                                                                     capsys):
+  """A photo with a face, no --base: the client aligns the face, asks `classify` for its labels,
+  changes only Blond_Hair, and writes the photo with the face pasted back; the REST client does
+  the same without TensorFlow."""
+  import face_photos  # pylint: disable=g-import-not-at-top
+  from stargan_tf import faces  # pylint: disable=g-import-not-at-top
+  pytest.importorskip('cv2', reason='face alignment needs opencv-python-headless 4.x')
+  photo, _ = face_photos.astronaut()
+  path = str(tmp_path / 'astronaut.png')
+  Image.fromarray(photo).save(path)
+  saved_model = tf.saved_model.load(os.path.join(trained_export, '1'))
+  aligned = faces.align_photo(photo, 32)
+  x = np.stack([face.image for face in aligned])
+  logits = saved_model.signatures[contract.CLASSIFY](image=tf.constant(x))[contract.LOGITS]
+  c_trg = CELEBA.target('Blond_Hair=0.5', logits=logits.numpy())
+  y = saved_model.signatures[contract.SERVING_DEFAULT](image=tf.constant(x),
+                                                      target=tf.constant(c_trg))['image']
+  expected = faces.paste_faces(photo, aligned, y.numpy())
+  with PredictionServer({'stargan': trained_export}, rest=True) as server:
+    code, _, err = _run_main(['--server', server.address, '--image', path, '--set',
+                              'Blond_Hair=0.5', '--signature', 'serving_default', '--out',
+                              str(tmp_path / 'grpc.png')], capsys)
+    assert (code, err) == (0, '')
+    assert contract.CLASSIFY in [request[2] for request in server.requests]
+    np.testing.assert_array_equal(server.predict_inputs[-1]['target'], c_trg)
+    got = np.asarray(Image.open(tmp_path / 'grpc.png'))
+    assert got.shape == photo.shape and np.abs(got.astype(int) - expected).max() <= 1
+    result = _client_without_tensorflow(['--rest', server.rest_url, '--image', path, '--set',
+                                         'Blond_Hair=0.5', '--signature', 'serving_default',
+                                         '--out', str(tmp_path / 'rest.png')])
+    assert result.returncode == 0, result.stderr
+    assert _read(tmp_path / 'rest.png') == _read(tmp_path / 'grpc.png')
+    # No face: one line naming the image.
+    Image.fromarray(np.full([64, 64, 3], 90, np.uint8)).save(tmp_path / 'wall.png')
+    code, _, err = _run_main(['--server', server.address, '--image', str(tmp_path / 'wall.png'),
+                              '--set', 'Male=1'], capsys)
+    assert code == 1 and err.startswith(f'error: --image={tmp_path / "wall.png"}: no face found')
+    assert err.count('\n') == 1
