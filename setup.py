@@ -25,7 +25,14 @@ setuptools.setup(
         'ai-edge-litert>=2.3,<3',
     ],
     extras_require={
-        'test': ['pytest>=8', 'pyyaml>=6'],
+        # Face detection: OpenCV 4's Haar cascades ship inside the wheel (OpenCV 5 dropped them).
+        'faces': ['opencv-python-headless>=4.8,<5'],
+        'demo': ['gradio>=6,<7', 'opencv-python-headless>=4.8,<5'],
+        # What CI needs: the optional packages (so their tests run), the real-face photos that
+        # ship inside scikit-image and matplotlib, and gradio_client and selenium for the demo.
+        'test': ['pytest>=8', 'pyyaml>=6', 'opencv-python-headless>=4.8,<5', 'gradio>=6,<7',
+                 'gradio_client>=2,<3', 'selenium>=4.20,<5', 'scikit-image>=0.22',
+                 'matplotlib>=3.8'],
         'gpu': ['tensorflow[and-cuda]>=2.21,<2.22'],
     },
     entry_points={
@@ -37,6 +44,7 @@ setuptools.setup(
             'stargan-export=stargan_tf.export:run',
             'stargan-cache=stargan_tf.cache:run',
             'stargan-import-torch=stargan_tf.import_torch:run',
+            'stargan-demo=stargan_tf.demo:run',
         ],
     },
 )

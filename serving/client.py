@@ -7,19 +7,30 @@
 
   python -m serving.client --image=face.jpg --set="happy=1" --out=happy.png   # RaFD or Both
 
-Target labels: the client cannot know the attributes of a photo, so the target is built from
-domain names. `--base` gives the starting label (default: every domain 0) and `--set` changes
-domains on top of it by the rules of `stargan_tf.labels.apply_target` (setting a hair colour to 1
-clears the other hair colours; for RaFD, `--set` names the one target expression). The names and
+Faces: each photo's faces are found, aligned to CelebA's framing and cut out here
+(`stargan_tf.faces`, OpenCV's face detector; any size, EXIF orientation honoured, several faces),
+sent as one batch, and pasted back into the photo, which is what --out receives. A photo without
+a face found is an error. `--no_align` sends the central square of each photo instead (the
+server's own preprocessing) and writes the model's square output, as before; it needs no OpenCV.
+
+Target labels: `--set` names the domains to change, with values from 0 to 1 ("Blond_Hair=0.5"
+asks for half the change); every domain not named keeps the photo's own value, which the model's
+`classify` signature (the discriminator's classifier) reads off each face. `--base` gives the
+photo's own label by hand instead ("Black_Hair=1,Young=1"). A model exported without `classify`
+(before it existed, or with `export --noclassify`) cannot read them: domains not named then start
+from `--base`, every domain 0 by default, and the client says so in a note on stderr. `--set`
+changes domains by the rules of `stargan_tf.labels` (setting a hair colour to 1 clears the other
+hair colours; for RaFD, `--set` names the one target expression). The names and
 the label layout come from the served model (its `metadata` signature), so a misspelt name fails,
 listing the valid ones, before any image is sent. A model trained on both datasets (CelebA and
 RaFD) takes the names of either; the client builds the label with the mask vector itself
 (`stargan_tf.labels.LabelSpace.target`). One label describes an image of one dataset, so `--set`
 and `--base` name domains of the same dataset ("Blond_Hair=1,happy=1" is refused).
 
-Signatures: `--signature=translate_bytes` (default) sends the files' bytes and receives PNGs; the
-server crops, resizes and encodes. `--signature=serving_default` crops and resizes here with
-Pillow and exchanges float tensors.
+Signatures: `--signature=translate_bytes` (default) sends PNG bytes of the aligned faces (with
+--no_align, the files' own bytes: the server crops and resizes) and receives PNGs.
+`--signature=serving_default` exchanges float tensors (with --no_align, cropped and resized here
+with Pillow).
 
 Outputs: one --image is written to --out. Several go in one batched request and are written to
 `<out stem>_<i><out extension>` (i: the position of the --image, from 0), or to
@@ -27,11 +38,12 @@ Outputs: one --image is written to --out. Several go in one batched request and 
 TF Serving refuses a request larger than its max_batch_size (16 in serving/batching_parameters.txt).
 
 Failures (server unreachable, unknown model, version or domain name, domains of two datasets,
-unreadable image, an image the server refuses) end the program with a one-line message on stderr
-and exit status 1.
+unreadable image, no face found, an image the server refuses) end the program with a one-line
+message on stderr and exit status 1.
 
 Dependencies: the REST transport (--rest) needs only the standard library, numpy and Pillow (and
-the TensorFlow-free `stargan_tf.labels`, `contract`, `images` and `fileio`), so it runs on a
+the TensorFlow-free `stargan_tf.labels`, `contract`, `faces`, `images` and `fileio`), plus OpenCV
+(opencv-python-headless 4.x) for face detection unless --no_align is given, so it runs on a
 machine without TensorFlow (serving/README.md says how to install it there). The gRPC transport
 needs grpcio, tensorflow and tensorflow-serving-api, imported (`serving/grpc_transport.py`) only
 when it is used.
@@ -52,6 +64,7 @@ import numpy as np
 from PIL import Image
 
 from stargan_tf import contract
+from stargan_tf import faces
 from stargan_tf import fileio
 from stargan_tf import images
 
@@ -102,10 +115,14 @@ class ModelInfo:
     version: the served version.
     label_space: the `labels.LabelSpace` of its `target` input (domain names, datasets, mask).
     image_size: the training image side.
+    classify: whether it has the `classify` signature.
+    crop_size: the centre crop of CelebA's aligned frame it was trained on.
   """
   version: int
   label_space: object  # labels.LabelSpace
   image_size: int
+  classify: bool = False
+  crop_size: int = contract.DEFAULT_CROP_SIZE
 
 
 def _spec_text(model, version):
@@ -333,7 +350,8 @@ def read_model_info(transport):
         'utf-8'), where)
   except ValueError as e:
     raise ServingError(str(e)) from None
-  return ModelInfo(version=version, label_space=record.label_space, image_size=record.image_size)
+  return ModelInfo(version=version, label_space=record.label_space, image_size=record.image_size,
+                   classify=record.classify, crop_size=record.crop_size)
 
 
 def read_domain_names(transport):
@@ -341,13 +359,37 @@ def read_domain_names(transport):
   return read_model_info(transport).label_space.domain_names
 
 
-def make_targets(info, n, set_spec, base_spec=''):
-  """Target labels [n, label_dim]: the --base label (default all 0) with the --set changes."""
+NO_CLASSIFY_NOTE = contract.NO_CLASSIFY_NOTE
+
+
+def make_targets(info, n, set_spec, base_spec='', logits=None):
+  """Target labels [n, label_dim]: --set applied on the photos' own labels.
+
+  The own labels are --base if given, else the classifier's reading `logits` [n, num_domains] if
+  given, else every domain 0 (`labels.LabelSpace.target`).
+  """
   try:
-    c_trg = info.label_space.target(set_spec, base_spec)
+    c_trg = info.label_space.target(set_spec, base_spec, logits)
   except ValueError as e:
     raise ServingError(str(e)) from None
-  return np.repeat(c_trg, n, axis=0)
+  return np.array(np.broadcast_to(c_trg, [n, c_trg.shape[1]]))
+
+
+def classify(transport, x):
+  """D's domain logits [N, num_domains] of float images x [N, S, S, 3] (`classify`)."""
+  return np.asarray(transport.predict(contract.CLASSIFY, {'image': x})[contract.LOGITS])
+
+
+def own_targets(transport, info, x, set_spec, base_spec=''):
+  """Targets [N, label_dim] of float images x [N, S, S, 3]: the domains not named in --set keep
+  what the model's classifier reads off each image (--base instead, if given); a model without
+  `classify` starts them from --base, with NO_CLASSIFY_NOTE on stderr."""
+  if base_spec or not info.label_space.depends_on_source(set_spec):
+    return make_targets(info, len(x), set_spec, base_spec)
+  if not info.classify:
+    print(NO_CLASSIFY_NOTE, file=sys.stderr)
+    return make_targets(info, len(x), set_spec)
+  return make_targets(info, len(x), set_spec, logits=classify(transport, x))
 
 
 def read_image_bytes(path):
@@ -391,21 +433,64 @@ def encode_png(array):
   return buffer.getvalue()
 
 
-def translate(transport, image_data, set_spec, base_spec='', signature=contract.TRANSLATE_BYTES):
-  """Translates JPEG/PNG bytes in one request; returns one PNG (bytes) per image."""
+def decode_png(data):
+  """PNG bytes -> float32 [H, W, 3] in [-1, 1]."""
+  with Image.open(io.BytesIO(data)) as image:
+    return np.asarray(image.convert('RGB'), np.float32) / 127.5 - 1.0
+
+
+def align_faces(image_data, info, names):
+  """(the photos, their faces as lists of `faces.AlignedFace`): each photo's faces aligned to the
+  model's framing; ServingError for a photo without a face, or without OpenCV."""
+  photos, aligned = [], []
+  for data, name in zip(image_data, names):
+    photos.append(faces.decode_photo(data))
+    try:
+      aligned.append(faces.align_photo(photos[-1], info.image_size, info.crop_size, name=name))
+    except (faces.NoFaceError, ImportError) as e:
+      raise ServingError(str(e)) from None
+  return photos, aligned
+
+
+def translate(transport, image_data, set_spec, base_spec='', signature=contract.TRANSLATE_BYTES,
+              align=True, names=None):
+  """Translates JPEG/PNG bytes in one request; returns one PNG (bytes) per image.
+
+  With align, every face of every image is aligned, the faces go in one request and each image
+  comes back whole with its faces pasted in; else each image's central square is translated.
+  `names` name the images in errors (default: image 0, 1, ...).
+  """
   if signature not in (contract.TRANSLATE_BYTES, contract.SERVING_DEFAULT):
     raise ServingError(f'--signature={signature}: expected {contract.TRANSLATE_BYTES} or '
                        f'{contract.SERVING_DEFAULT}.')
   info = read_model_info(transport)
   transport.signature(signature)
-  c_trg = make_targets(info, len(image_data), set_spec, base_spec)
+  make_targets(info, 1, set_spec, base_spec)  # a misspelt name fails before any image is sent
+  names = names or [f'image {i}' for i in range(len(image_data))]
+  if align:
+    photos, aligned = align_faces(image_data, info, names)
+    x = np.stack([face.image for photo_faces in aligned for face in photo_faces])
+    sent = [encode_png(images.denorm(face)) for face in x]
+  else:
+    x = np.stack([to_model_input(data, info.image_size) for data in image_data])
+    sent = image_data
+  c_trg = own_targets(transport, info, x, set_spec, base_spec)
   if signature == contract.TRANSLATE_BYTES:
-    out = transport.predict(signature, {'image_bytes': np.array(image_data, dtype=object),
+    out = transport.predict(signature, {'image_bytes': np.array(sent, dtype=object),
                                         'target': c_trg})
-    return [bytes(png) for png in out['image_png']]
-  x = np.stack([to_model_input(data, info.image_size) for data in image_data])
-  out = transport.predict(signature, {'image': x, 'target': c_trg})
-  return [encode_png(images.denorm(y)) for y in out['image']]
+    pngs = [bytes(png) for png in out['image_png']]
+    y = [decode_png(png) for png in pngs] if align else None
+  else:
+    y = transport.predict(signature, {'image': x, 'target': c_trg})['image']
+    pngs = [encode_png(images.denorm(face)) for face in y]
+  if not align:
+    return pngs
+  results, start = [], 0
+  for photo, photo_faces in zip(photos, aligned):
+    translated = y[start:start + len(photo_faces)]
+    start += len(photo_faces)
+    results.append(encode_png(faces.paste_faces(photo, photo_faces, translated)))
+  return results
 
 
 def output_paths(out, image_paths):
@@ -451,14 +536,22 @@ def parse_args(argv):
   parser.add_argument('--image', action='append', required=True,
                       help='JPEG or PNG file; repeat for a batch.')
   parser.add_argument('--set', dest='set_spec', action='append', required=True,
-                      help='Target domains, NAME=0|1[,NAME=0|1...], applied on --base; '
-                           'repeatable. The names are of one dataset (a joint model takes '
-                           'either dataset\'s; the client sets the mask).')
+                      help='Target domains, NAME=VALUE[,...] with values from 0 to 1 (e.g. '
+                           'Blond_Hair=1 or Blond_Hair=0.5); repeatable. Domains not named keep '
+                           'the photo\'s own values. The names are of one dataset (a joint '
+                           'model takes either dataset\'s; the client sets the mask).')
   parser.add_argument('--base', default='',
-                      help='Starting label, NAME=0|1[,...], of the dataset of --set (default: '
-                           'every domain 0).')
+                      help='The photo\'s own label, NAME=VALUE[,...], of the dataset of --set '
+                           '(default: read off each face by the model\'s classify signature; '
+                           'every domain 0 for a model without it).')
+  parser.add_argument('--no_align', action='store_true',
+                      help='Translate the central square of each photo, as the server '
+                           'preprocesses it, instead of finding, aligning and pasting back its '
+                           'faces (needs no OpenCV).')
   parser.add_argument('--out', default='out.png',
-                      help='Output PNG; with several images <stem>_<i>.png, or a folder.')
+                      help='Output PNG (the photo with its faces translated; with --no_align the '
+                           'model\'s square output); with several images <stem>_<i>.png, or a '
+                           'folder.')
   parser.add_argument('--timeout', type=float, default=DEFAULT_TIMEOUT,
                       help='Deadline of each call, in seconds (default %(default)s).')
   return parser.parse_args(argv)
@@ -469,7 +562,8 @@ def run(args):
   image_data = [read_image_bytes(path) for path in args.image]
   paths = output_paths(args.out, args.image)
   with connect(args.server, args.rest, args.model, args.version, args.timeout) as transport:
-    pngs = translate(transport, image_data, ','.join(args.set_spec), args.base, args.signature)
+    pngs = translate(transport, image_data, ','.join(args.set_spec), args.base, args.signature,
+                     align=not args.no_align, names=[f'--image={p}' for p in args.image])
   for path, png in zip(paths, pngs):
     fileio.write_bytes(path, png)  # atomic: an interrupted run leaves no truncated picture
   return paths

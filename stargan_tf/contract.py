@@ -11,6 +11,15 @@ method name `tensorflow/serving/predict` (TF Serving's Predict API):
                     row of: label_space string [N] (the `ModelMetadata` record as JSON),
                     domain_names and domain_datasets string [N, num_domains], label_dim,
                     image_size and max_image_pixels int32 [N], model_name string [N].
+  classify          (exports of a run, whose discriminator is at hand; the record's `classify`
+                    says whether an export has it) image float32 [N, image_size, image_size, 3]
+                    in [-1, 1] -> logits float32 [N, num_domains]: D's domain classifier, which
+                    reads a photo's own labels (`labels.LabelSpace.target(..., logits=...)`) so
+                    that a target changes only the domains it names. Its size is D's (44.8M
+                    parameters at 128 px; `export --noclassify` leaves it out).
+
+Photos enter as faces aligned to CelebA's framing (`faces.py`) by the client; translate_bytes
+itself cuts the central square of what it is sent, so an aligned square passes through unchanged.
 
 Malformed requests are refused (TF Serving answers INVALID_ARGUMENT, HTTP 400) with a message
 naming the input and the rule: an image or target holding NaN or infinity, an empty batch, an
@@ -38,13 +47,15 @@ from stargan_tf import labels as labels_lib
 SERVING_DEFAULT = 'serving_default'
 TRANSLATE_BYTES = 'translate_bytes'
 METADATA = 'metadata'
-SIGNATURES = (SERVING_DEFAULT, TRANSLATE_BYTES, METADATA)
+CLASSIFY = 'classify'
+SIGNATURES = (SERVING_DEFAULT, TRANSLATE_BYTES, METADATA)  # every export has these
 
 # Input and output names of the signatures.
 IMAGE = 'image'
 TARGET = 'target'
 IMAGE_BYTES = 'image_bytes'
 IMAGE_PNG = 'image_png'
+LOGITS = 'logits'
 # TF Serving's REST API refuses a signature without inputs ("Failed to get input map for
 # signature"), so `metadata` takes this one input; its values are ignored.
 METADATA_INPUT = 'unused'
@@ -56,10 +67,21 @@ SIZE_MULTIPLE = 4
 # would otherwise cost the server about 0.8 GB); `export --max_image_pixels` changes it.
 DEFAULT_MAX_IMAGE_PIXELS = 25_000_000
 
+# The side of the centre square of CelebA's 178x218 aligned frame that models are trained on
+# (--celeba_crop_size), when a record does not say.
+DEFAULT_CROP_SIZE = 178
+
 ASSETS_EXTRA = 'assets.extra'
 METADATA_FILE = 'stargan.json'
 WARMUP_FILE = 'tf_serving_warmup_requests'
 SIDECAR_SUFFIX = '.json'
+
+# What clients say when they cannot keep a photo's own attributes.
+NO_CLASSIFY_NOTE = (
+    "note: the model has no classify signature (exported before it existed, or with "
+    "--noclassify), so it cannot read the photo's own attributes: the domains --set does not "
+    'name start from --base (every domain 0 by default). Export (and convert) the run again to '
+    'keep them.')
 
 FORMAT = 'stargan_tf/model-metadata-v2'
 _REEXPORT = ('it was written by an earlier version of stargan_tf; export (or convert) it again '
@@ -76,12 +98,18 @@ class ModelMetadata:
       input side).
     model_name: the name TF Serving serves it under.
     max_image_pixels: translate_bytes's limit on an image's width x height.
+    classify: whether the model has the `classify` signature (records written before it existed
+      say nothing, and read as False).
+    crop_size: the centre square of the aligned CelebA frame the model was trained on; clients
+      align faces to it (records that do not say read as DEFAULT_CROP_SIZE).
     extra: what else the writer records (version, source checkpoint, quantisation, ...).
   """
   label_space: labels_lib.LabelSpace
   image_size: int
   model_name: str = 'stargan'
   max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+  classify: bool = False
+  crop_size: int = DEFAULT_CROP_SIZE
   extra: dict = dataclasses.field(default_factory=dict)
 
   def to_dict(self):
@@ -92,6 +120,8 @@ class ModelMetadata:
         'model_name': self.model_name,
         'image_size': self.image_size,
         'max_image_pixels': self.max_image_pixels,
+        'classify': self.classify,
+        'crop_size': self.crop_size,
         'label_space': space.to_dict(),
         # Derived, for people reading the file and for clients in other languages.
         'domain_names': list(space.domain_names),
@@ -108,12 +138,14 @@ class ModelMetadata:
     """Reads a record written by `to_dict`; ValueError naming `where` if it is not one."""
     if not isinstance(d, dict) or d.get('format') != FORMAT:
       raise ValueError(f'{where}: its metadata is not a {FORMAT} record; {_REEXPORT}')
-    derived = {'format', 'model_name', 'image_size', 'max_image_pixels', 'label_space',
-               'domain_names', 'domain_datasets', 'label_dim', 'label_layout'}
+    derived = {'format', 'model_name', 'image_size', 'max_image_pixels', 'classify', 'crop_size',
+               'label_space', 'domain_names', 'domain_datasets', 'label_dim', 'label_layout'}
     try:
       return cls(label_space=labels_lib.LabelSpace.from_dict(d['label_space']),
                  image_size=int(d['image_size']), model_name=str(d['model_name']),
                  max_image_pixels=int(d['max_image_pixels']),
+                 classify=d.get('classify', False) is True,
+                 crop_size=int(d.get('crop_size', DEFAULT_CROP_SIZE)),
                  extra={k: v for k, v in d.items() if k not in derived})
     except (KeyError, TypeError, ValueError) as e:
       raise ValueError(f'{where}: malformed metadata ({type(e).__name__}: {e}).') from None

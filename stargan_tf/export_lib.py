@@ -1,4 +1,4 @@
-"""Export the generator as a SavedModel that TF Serving loads as it is.
+"""Export the generator (and the discriminator's classifier) as a SavedModel for TF Serving.
 
 The signatures and the metadata record are the deployment contract (`contract.py`). Layout (TF
 Serving's): `<export_dir>/<version>/saved_model.pb`, `variables/` and `assets.extra/` holding
@@ -31,6 +31,11 @@ constant true at trace time), and a rank-5 or 4-channel image fails deep inside 
 9 vs 8"). Declared of unknown rank, the graph checks both and refuses such an image naming
 [N, H, W, 3] and the shape it got. The output is declared [-1, -1, -1, 3]; the contract
 (`contract.py`) documents the shapes of every signature.
+
+An export of a run also has the `classify` signature: D's domain classifier on [N, S, S, 3]
+images (S the training size; D only takes that size), so that clients read a photo's own labels
+and a target changes only the domains it names. `export_generator` without D leaves it out, as
+exports written before it existed do; the record's `classify` says which.
 
 A version folder appears only complete: the export is written to a hidden sibling folder (whose
 name is not an integer, so TF Serving ignores it) and renamed into place at the end.
@@ -133,11 +138,13 @@ def denorm(y):
 
 
 class GeneratorModule(tf.Module):
-  """G plus the serving functions: what `tf.saved_model.save` writes."""
+  """G (and D's classifier, if given) plus the serving functions: what `tf.saved_model.save`
+  writes."""
 
-  def __init__(self, G, metadata):
+  def __init__(self, G, metadata, D=None):
     super().__init__(name='stargan')
     self.G = G
+    self.D = D
     self.record = metadata
     self.label_space = label_space = metadata.label_space
     self.image_size = int(metadata.image_size)
@@ -146,6 +153,13 @@ class GeneratorModule(tf.Module):
                        f'({label_space.layout}) but G was built for c_dim={G.c_dim}.')
     if self.image_size % SIZE_MULTIPLE:
       raise ValueError(f'image_size={self.image_size}: expected a multiple of {SIZE_MULTIPLE}.')
+    if metadata.classify != (D is not None):
+      raise ValueError(f'the metadata says classify={metadata.classify} but D was '
+                       f'{"not " if D is None else ""}given.')
+    if D is not None:
+      # Not a decorated method: tf.saved_model.save would trace it even without a D.
+      self.classify = tf.function(self._classify, input_signature=[
+          tf.TensorSpec(None, tf.float32)])  # of unknown rank, see serving_default
 
   def _check_target(self, target, batch_size, batch_name):
     """The asserts that target is [batch_size, label_dim] and finite."""
@@ -251,6 +265,23 @@ class GeneratorModule(tf.Module):
     return {'image_png': tf.map_fn(tf.io.encode_png, y,
                                    fn_output_signature=tf.TensorSpec([], tf.string))}
 
+  def _classify(self, image):
+    """The classify signature (made a tf.function in __init__ when there is a D)."""
+    size = self.image_size
+    shape = tf.shape(image)
+    well_formed = tf.logical_and(tf.equal(tf.size(shape), 4), tf.reduce_all(
+        tf.equal(tf.concat([shape[1:], [0, 0, 0]], 0)[:3], [size, size, 3])))
+    shape_ok = _assert(
+        tf.logical_and(well_formed, tf.size(image) > 0),
+        tf.strings.join([f'image must be [N, {size}, {size}, 3] with N at least 1 (the '
+                         "discriminator's fixed size; float32 in [-1, 1]), got ",
+                         _shape_text(image)]))
+    with tf.control_dependencies([shape_ok]):
+      image = tf.ensure_shape(image, [None, size, size, 3])
+    with tf.control_dependencies([_check_finite('image', image)]):
+      logits = self.D(tf.identity(image), training=False)[1]
+    return {contract.LOGITS: tf.cast(logits, tf.float32)}
+
   @tf.function(input_signature=[tf.TensorSpec([None], tf.int32)])
   def metadata(self, unused):
     n = tf.shape(unused)[0]
@@ -267,7 +298,8 @@ class GeneratorModule(tf.Module):
 
   def serving_signatures(self):
     # Not named `signatures`: tf.saved_model.save treats an attribute of that name specially.
-    return {name: getattr(self, name) for name in SIGNATURES}
+    names = SIGNATURES + ((contract.CLASSIFY,) if self.D is not None else ())
+    return {name: getattr(self, name) for name in names}
 
 
 def _versions(export_dir):
@@ -288,8 +320,9 @@ def _resolve_version(export_dir, version):
   return version
 
 
-def warmup_requests(model_name, image_size, label_space):
-  """PredictionLog records for TF Serving to replay at load: one batch-1 request per signature.
+def warmup_requests(model_name, image_size, label_space, classify=False):
+  """PredictionLog records for TF Serving to replay at load: one batch-1 request per signature
+  (`classify` too if the export has it).
 
   A warmup request that fails makes the whole model fail to load, so each one is a request the
   signature must answer, with or without --enable_batching. The target [1, label_dim] is a real
@@ -307,6 +340,8 @@ def warmup_requests(model_name, image_size, label_space):
       TRANSLATE_BYTES: {'image_bytes': np.array([png], object), 'target': target},
       METADATA: {contract.METADATA_INPUT: np.zeros([1], np.int32)},
   }
+  if classify:
+    inputs[contract.CLASSIFY] = {'image': np.zeros([1, image_size, image_size, 3], np.float32)}
   logs = []
   for signature, tensors in inputs.items():
     request = predict_pb2.PredictRequest(
@@ -324,8 +359,8 @@ def write_warmup(path, logs):
       writer.write(log.SerializeToString())
 
 
-def export_generator(G, export_dir, metadata, version=None):
-  """Writes G as SavedModel version `version` under `export_dir`.
+def export_generator(G, export_dir, metadata, version=None, D=None):
+  """Writes G (and D's classifier) as SavedModel version `version` under `export_dir`.
 
   Args:
     G: a built `models.Generator` with c_dim = metadata.label_space.label_dim.
@@ -333,6 +368,8 @@ def export_generator(G, export_dir, metadata, version=None):
     metadata: the `contract.ModelMetadata` to record (label space, image size, model name, pixel
       limit, where the weights came from); the version is added to it.
     version: a positive integer; None: one more than the highest existing version (or 1).
+    D: a built `models.Discriminator` of the same run, exported as the `classify` signature; None
+      leaves it out.
 
   Returns:
     The path of the version folder.
@@ -342,9 +379,10 @@ def export_generator(G, export_dir, metadata, version=None):
   """
   version = _resolve_version(export_dir, version)
   final = os.path.join(export_dir, str(version))
-  metadata = dataclasses.replace(metadata, extra={**metadata.extra, 'version': version,
-                                                  'signatures': list(SIGNATURES)})
-  module = GeneratorModule(G, metadata)
+  module_signatures = SIGNATURES + ((contract.CLASSIFY,) if D is not None else ())
+  metadata = dataclasses.replace(metadata, classify=D is not None, extra={
+      **metadata.extra, 'version': version, 'signatures': list(module_signatures)})
+  module = GeneratorModule(G, metadata, D)
   fileio.remove_stale(final)
   try:
     with fileio.atomic_dir(final) as tmp:
@@ -354,7 +392,8 @@ def export_generator(G, export_dir, metadata, version=None):
       contract.write_export_metadata(tmp, metadata)
       logging.info('Writing warmup requests.')
       write_warmup(os.path.join(tmp, contract.ASSETS_EXTRA, contract.WARMUP_FILE),
-                   warmup_requests(metadata.model_name, module.image_size, metadata.label_space))
+                   warmup_requests(metadata.model_name, module.image_size, metadata.label_space,
+                                   metadata.classify))
   except FileExistsError:
     raise FileExistsError(f'{final} already exists; exports are never overwritten: pick another '
                           '--version or leave it out to use the next free one.') from None
@@ -363,11 +402,15 @@ def export_generator(G, export_dir, metadata, version=None):
 
 
 def export_from_work_dir(work_dir, export_dir, *, version=None, model_name='stargan',
-                         checkpoint=0, max_image_pixels=contract.DEFAULT_MAX_IMAGE_PIXELS):
-  """Restores G from a run's checkpoint `checkpoint` (0: the latest) and exports it."""
+                         checkpoint=0, max_image_pixels=contract.DEFAULT_MAX_IMAGE_PIXELS,
+                         classify=True):
+  """Restores G and D from a run's checkpoint `checkpoint` (0: the latest) and exports G, with
+  D's classifier as the `classify` signature unless `classify` is False."""
   restored = runs.Run(work_dir).restore(checkpoint)
   config = restored.config
   metadata = contract.ModelMetadata(
       label_space=config.label_space, image_size=config.model.image_size, model_name=model_name,
-      max_image_pixels=max_image_pixels, extra={'source': os.path.abspath(restored.path)})
-  return export_generator(restored.G, export_dir, metadata, version=version)
+      max_image_pixels=max_image_pixels, crop_size=config.data.celeba_crop_size,
+      extra={'source': os.path.abspath(restored.path)})
+  return export_generator(restored.G, export_dir, metadata, version=version,
+                          D=restored.D if classify else None)

@@ -171,8 +171,14 @@ def define_translate_flags():
   flags.DEFINE_string('output_dir', '', 'Where grids go (default: <work_dir>/results, or '
                       '<work_dir>/results/<input folder name> with --input_dir).')
   flags.DEFINE_string('target', '', 'One explicit target, e.g. "Blond_Hair=1,Male=0" (a '
-                      'two-dataset model also takes e.g. "happy=1"); default: one column per '
-                      'domain.')
+                      'two-dataset model also takes e.g. "happy=1"); values from 0 to 1, e.g. '
+                      '"Blond_Hair=0.5" for half the change; default: one column per domain.')
+  flags.DEFINE_integer('interpolate', 0, 'With --target: N columns from the source label (t=0) '
+                       'to the target (t=1) in equal steps, e.g. 5; 0: the target only.',
+                       lower_bound=0)
+  flags.DEFINE_boolean('no_align', False, 'With --input_dir: translate the central square of '
+                       'each image, as is, instead of finding the faces, aligning them to '
+                       'CelebA\'s framing and pasting them back into the photo.')
   flags.DEFINE_integer('batch_size', 16, 'Images (rows) per grid file.', lower_bound=1)
   flags.DEFINE_integer('max_images', 0, 'Translate at most this many images (0: all).',
                        lower_bound=0)
@@ -195,6 +201,10 @@ def define_export_flags():
   flags.DEFINE_integer('max_image_pixels', contract.DEFAULT_MAX_IMAGE_PIXELS, 'translate_bytes '
                        'refuses images with more pixels (width x height) than this, before '
                        'decoding them.', lower_bound=1, upper_bound=2**31 - 1)
+  flags.DEFINE_boolean('classify', True, 'Also export the discriminator\'s domain classifier as '
+                       'the classify signature, which reads a photo\'s own attributes so that a '
+                       'target changes only the domains it names (D\'s size: 44.8M parameters at '
+                       '128 px); --noclassify leaves it out.')
   flags.mark_flags_as_required(['work_dir', 'export_dir'])
 
 
@@ -227,10 +237,32 @@ def define_tflite_flags():
   flags.DEFINE_string('run', '', 'Translate --image with this .tflite instead of converting.')
   flags.DEFINE_string('image', '', 'With --run: the image to translate (JPEG/PNG, any size).')
   flags.DEFINE_string('set', '', 'With --run: target domains of one dataset, e.g. '
-                      '"Blond_Hair=1,Male=0", or "happy=1" for a RaFD or two-dataset model.')
-  flags.DEFINE_string('base', '', 'With --run: the image\'s own domains, e.g. "Black_Hair=1" '
-                      '(default: none).')
-  flags.DEFINE_string('out', '', 'With --run: the PNG to write, [input | translated].')
+                      '"Blond_Hair=1,Male=0" or "Blond_Hair=0.5", or "happy=1" for a RaFD or '
+                      'two-dataset model; the domains not named keep the photo\'s own values.')
+  flags.DEFINE_string('base', '', 'With --run: the photo\'s own domains, e.g. "Black_Hair=1" '
+                      '(default: read off each face by the model\'s classify signature; none '
+                      'set for a model without it).')
+  flags.DEFINE_string('out', '', 'With --run: the image to write: the photo with its faces '
+                      'translated (with --no_align: [input | translated] of its central square).')
+  flags.DEFINE_boolean('no_align', False, 'With --run: translate the central square of --image '
+                       'instead of finding, aligning and pasting back its faces.')
+  flags.DEFINE_boolean('classify', True, 'Keep the export\'s classify signature (the '
+                       'discriminator\'s reading of a photo\'s own attributes, as large as D) in '
+                       'the .tflite; --noclassify leaves it out.')
+
+
+def define_demo_flags():
+  """Flags of `python -m stargan_tf.demo` (idempotent)."""
+  if 'port' in FLAGS:
+    return
+  flags.DEFINE_string('work_dir', '', 'Run folder written by training (or imported): its G and '
+                      'D.')
+  flags.DEFINE_string('export_dir', '', 'Or an export: a version folder, or the base folder (its '
+                      'highest version).')
+  flags.DEFINE_integer('test_iters', 0, 'With --work_dir: checkpoint step (0: the latest).',
+                       lower_bound=0)
+  flags.DEFINE_integer('port', 7860, 'Port of the page on 127.0.0.1.', lower_bound=1,
+                       upper_bound=65535)
 
 
 def define_import_flags():

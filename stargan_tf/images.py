@@ -8,6 +8,7 @@ from PIL import ImageFont
 from stargan_tf import fileio
 
 _FONT_SIZE = 11
+JPEG_QUALITY = 95  # of photos written as .jpg
 _PAD = 3
 _BACKGROUND = 255
 _INK = 0
@@ -89,7 +90,9 @@ def make_grid(columns, column_names=None, row_names=None):
 
 
 def save_image(path, array):
-  """Writes a uint8 [H, W, 3] array; atomic, so a kill never leaves a truncated picture."""
+  """Writes a uint8 [H, W, 3] array, in the format of the file's extension (JPEG at quality
+  JPEG_QUALITY); atomic, so a kill never leaves a truncated picture."""
   with fileio.atomic_path(path) as tmp:
-    Image.fromarray(array).save(tmp)
+    jpeg = path.lower().endswith(('.jpg', '.jpeg'))
+    Image.fromarray(array).save(tmp, **({'quality': JPEG_QUALITY} if jpeg else {}))
   return path

@@ -52,21 +52,34 @@ ONE_HOT = 'one_hot'
 KINDS = (MULTI_LABEL, ONE_HOT)
 
 
+def _label_value(text):
+  """The float of a target value text, or None if it is not a number from 0 to 1."""
+  try:
+    value = float(text)
+  except ValueError:
+    return None
+  return value if 0.0 <= value <= 1.0 else None  # NaN fails both comparisons
+
+
 def parse_target(spec, names, flag='--target'):
-  """Parses "Blond_Hair=1,Male=0" into {column index: value}.
+  """Parses "Blond_Hair=1,Male=0" or "Blond_Hair=0.5" into {column index: value}.
+
+  Values are numbers from 0 to 1. StarGAN is trained on 0/1 labels only: a value in between asks
+  for an interpolation between the two (see `LabelPart.apply`).
 
   Raises ValueError naming `flag`, the bad entry and the valid names.
   """
   updates = {}
   for item in filter(None, (s.strip() for s in spec.split(','))):
     name, sep, value = item.partition('=')
-    name, value = name.strip(), value.strip()
-    if not sep or value not in ('0', '1'):
-      raise ValueError(f'{flag} entry {item!r}: expected NAME=0 or NAME=1.')
+    name, value = name.strip(), _label_value(value.strip())
+    if not sep or value is None:
+      raise ValueError(f'{flag} entry {item!r}: expected NAME=VALUE with VALUE a number from 0 to '
+                       '1, e.g. NAME=1, NAME=0 or NAME=0.5.')
     if name not in names:
       raise ValueError(f'{flag} names unknown domain {name!r}; valid names: '
                        f'{", ".join(names)}.')
-    updates[list(names).index(name)] = float(value)
+    updates[list(names).index(name)] = value
   if not updates:
     raise ValueError(f'{flag} {spec!r} sets nothing; expected e.g. "{names[0]}=1".')
   return updates
@@ -144,21 +157,28 @@ class LabelPart:
   def apply(self, c_org, updates):
     """Source labels [N, width] with `updates` ({column: value}, from `parse_target`) applied.
 
-    multi_label: setting a member of an exclusive group to 1 clears the rest of its group.
-    one_hot: the target is the class set to 1, and exactly one must be.
+    multi_label: each named domain takes its value; setting a member of an exclusive group to v
+    scales the rest of its group by 1 - v (v = 1 clears them, v = 0 leaves them).
+    one_hot: exactly one named class has a value v > 0 (the others named are 0), and the label is
+    (1 - v) * source + v * that class (v = 1: the class).
+
+    For a domain that is 0 in the source, "NAME=v" is thus the point v of the straight line from
+    the source label to "NAME=1" (`interpolate`).
     """
     c_trg = np.array(self.check(c_org), np.float32, copy=True)
     if self.kind == ONE_HOT:
-      on = [i for i, v in updates.items() if v == 1.0]
+      on = [i for i, v in updates.items() if v > 0.0]
       if len(on) != 1:
-        raise ValueError(f'a {self.dataset} label sets exactly one class to 1, e.g. '
-                         f'"{self.names[0]}=1"; got {[self.names[i] for i in on] or "none"}.')
-      c_trg[:] = 0.0
-      c_trg[:, on[0]] = 1.0
+        raise ValueError(f'a {self.dataset} label sets exactly one class, e.g. '
+                         f'"{self.names[0]}=1" (or "{self.names[0]}=0.5" for half way); got '
+                         f'{[self.names[i] for i in on] or "none"}.')
+      value = updates[on[0]]
+      c_trg *= 1.0 - value
+      c_trg[:, on[0]] += value
       return c_trg
     for i, value in updates.items():
-      if value == 1.0:
-        c_trg[:, self._group_of(i)] = 0.0
+      others = [k for k in self._group_of(i) if k != i]
+      c_trg[:, others] *= 1.0 - value
     for i, value in updates.items():
       c_trg[:, i] = value
     return c_trg
@@ -359,20 +379,23 @@ class LabelSpace:
     """Dataset labels c_org with `updates` (from `parse_target`) -> G labels [N, label_dim]."""
     return self.embed(self.part(dataset).apply(c_org, updates), dataset)
 
-  def target(self, set_spec, base_spec=''):
-    """The G label [1, label_dim] of `set_spec` applied on `base_spec`, given by domain names.
+  def target(self, set_spec, base_spec='', logits=None):
+    """G labels [N, label_dim] of `set_spec` applied on the image's own label, by domain names.
 
-    base_spec ("Black_Hair=1,Young=1"; default: every domain 0) is the image's own label and
-    set_spec changes domains on top of it, by the rules of `LabelPart.apply`. Both name domains
-    of one dataset (a label describes an image of one dataset); the mask is set for it. The flags
-    named in errors are the clients' --set and --base.
+    The image's own label is, in this order: `base_spec` ("Black_Hair=1,Young=1") if given; else
+    its classifier's reading (`logits` [N, num_domains], D_cls's or an export's `classify`) if
+    given, so every domain not named keeps the photo's value; else every domain 0. set_spec
+    changes domains on top of it by the rules of `LabelPart.apply`. Both specs name domains of one
+    dataset (a label describes an image of one dataset); the mask is set for it. N is len(logits),
+    or 1. The flags named in errors are the clients' --set and --base.
 
     Raises:
       ValueError: naming the flag: an unknown name, a malformed entry, domains of two datasets.
     """
     dataset, updates = self.parse_target(set_spec, '--set')
     part = self.part(dataset)
-    c_org = np.zeros([1, part.width], np.float32)
+    n = 1 if logits is None else len(logits)
+    c_org = np.zeros([n, part.width], np.float32)
     if base_spec:
       base_dataset, base = self.parse_target(base_spec, '--base')
       if base_dataset != dataset:
@@ -380,7 +403,32 @@ class LabelSpace:
                          f'{set_spec!r} names {dataset} domains; both describe one image, of one '
                          'dataset.')
       c_org = part.apply(c_org, base)
+    elif logits is not None:
+      c_org = self.from_classifier(logits, dataset)
     return self.apply_target(c_org, dataset, updates)
+
+  def depends_on_source(self, set_spec):
+    """Whether the label of `set_spec` depends on the image's own label (it does unless it sets
+    every domain its dataset's rules let the source show through, e.g. one RaFD class at 1)."""
+    dataset, updates = self.parse_target(set_spec, '--set')
+    part = self.part(dataset)
+    if part.kind == ONE_HOT:
+      sources = np.eye(part.width, dtype=np.float32)
+    else:
+      sources = np.array([np.zeros(part.width), np.ones(part.width)], np.float32)
+    out = part.apply(sources, updates)
+    return not np.array_equal(out, np.broadcast_to(out[0], out.shape))
+
+  def interpolate(self, c_src, c_trg, steps):
+    """`steps` G labels [N, label_dim] from c_src (first) to c_trg (last), evenly spaced.
+
+    StarGAN learns 0/1 labels only: what G makes of the labels in between is an interpolation it
+    was never trained on (the attribute-slider view of AttGAN and STGAN's demos).
+    """
+    if steps < 2:
+      raise ValueError(f'--interpolate={steps}: expected at least 2 steps (source and target).')
+    c_src, c_trg = np.asarray(c_src, np.float32), np.asarray(c_trg, np.float32)
+    return [c_src + np.float32(t) * (c_trg - c_src) for t in np.linspace(0.0, 1.0, steps)]
 
   def from_classifier(self, logits, dataset):
     """Labels of `dataset` as D_cls logits [N, num_domains] read them (own images)."""

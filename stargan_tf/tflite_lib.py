@@ -51,6 +51,7 @@ import tensorflow as tf
 
 from stargan_tf import config as config_lib
 from stargan_tf import contract
+from stargan_tf import faces
 from stargan_tf import fileio
 from stargan_tf import images
 from stargan_tf import translate_lib
@@ -59,6 +60,7 @@ from stargan_tf.data import synthetic
 
 QUANTIZATIONS = config_lib.QUANTIZATIONS
 SIGNATURE = contract.SERVING_DEFAULT
+CLASSIFY = contract.CLASSIFY
 NUM_CHECK = 8  # inputs on which the converted model is compared with the SavedModel
 _LOG_EVERY = 25
 
@@ -83,17 +85,28 @@ def _load_serving_fn(saved_model_dir):
   return loaded, fn, output_key
 
 
-def _write_fixed_saved_model(loaded, fn, output_key, image_size, label_dim, out_dir):
-  """Saves `fn` with the fixed signature image [1,S,S,3], target [1,label_dim] -> image."""
+def _write_fixed_saved_model(loaded, fn, output_key, image_size, label_dim, out_dir,
+                             classify=False):
+  """Saves `fn` with the fixed signature image [1,S,S,3], target [1,label_dim] -> image, and with
+  `classify` the export's classify signature fixed to image [1,S,S,3] -> logits."""
   module = tf.Module()
   module.loaded = loaded  # tracks the export's variables, so they are saved with the wrapper
+  image_spec = tf.TensorSpec([1, image_size, image_size, 3], tf.float32, 'image')
 
-  @tf.function(input_signature=[tf.TensorSpec([1, image_size, image_size, 3], tf.float32, 'image'),
-                                tf.TensorSpec([1, label_dim], tf.float32, 'target')])
+  @tf.function(input_signature=[image_spec, tf.TensorSpec([1, label_dim], tf.float32, 'target')])
   def serve(image, target):
     return {'image': fn(image=image, target=target)[output_key]}
 
-  tf.saved_model.save(module, out_dir, signatures={SIGNATURE: serve})
+  signatures = {SIGNATURE: serve}
+  if classify:
+    classify_fn = loaded.signatures[CLASSIFY]
+
+    @tf.function(input_signature=[image_spec])
+    def read_labels(image):
+      return {contract.LOGITS: classify_fn(image=image)[contract.LOGITS]}
+
+    signatures[CLASSIFY] = read_labels
+  tf.saved_model.save(module, out_dir, signatures=signatures)
 
 
 def sample_inputs(image_size, space, num, representative_dir='', seed=0):
@@ -178,8 +191,25 @@ def run_tflite(model, image, target, num_threads=None):
   return runner(**inputs)['image']
 
 
-def _converter(fixed_dir, quantize, representative):
-  converter = tf.lite.TFLiteConverter.from_saved_model(fixed_dir, signature_keys=[SIGNATURE])
+def run_classify(interpreter, image):
+  """The classify signature of a converted model: float [1, S, S, 3] -> logits [1, num_domains];
+  ValueError as `run_tflite` for a wrong shape or values that are not finite."""
+  runner = interpreter.get_signature_runner(CLASSIFY)
+  image = np.asarray(image, np.float32)
+  expected = runner.get_input_details()['image']['shape']
+  if tuple(image.shape) != tuple(expected):
+    raise ValueError(f'model expects image {_shape(expected)}, got {_shape(image.shape)}.')
+  if not np.isfinite(image).all():
+    raise ValueError('image holds NaN or infinite values; the model expects finite floats.')
+  return runner(image=image)[contract.LOGITS]
+
+
+def has_classify(interpreter):
+  return CLASSIFY in interpreter.get_signature_list()
+
+
+def _converter(fixed_dir, quantize, representative, signatures):
+  converter = tf.lite.TFLiteConverter.from_saved_model(fixed_dir, signature_keys=list(signatures))
   if quantize != 'none':
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
   if quantize == 'float16':
@@ -191,7 +221,10 @@ def _converter(fixed_dir, quantize, representative):
       for i in range(len(x)):
         if (i + 1) % _LOG_EVERY == 0 or i + 1 == len(x):
           logging.info('Calibrating: %d / %d images', i + 1, len(x))
-        yield {'image': x[i:i + 1], 'target': c[i:i + 1]}
+        # With several signatures, each sample names the one it is for.
+        yield (SIGNATURE, {'image': x[i:i + 1], 'target': c[i:i + 1]})
+        if CLASSIFY in signatures:
+          yield (CLASSIFY, {'image': x[i:i + 1]})
 
     converter.representative_dataset = dataset
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
@@ -212,8 +245,13 @@ def compare(model, fn, output_key, x, c):
 
 
 def convert(saved_model_dir, output, quantize='none', representative_dir='', image_size=0,
-            num_calibration=100, num_threads=None):
+            num_calibration=100, num_threads=None, classify=True):
   """Converts an exported generator to `output` (+ `output`.json) and checks it.
+
+  The .tflite has the signature serving_default and, if the export has it and `classify` is True,
+  classify: the discriminator's reading of a photo's own labels (as large as D: 44.8M parameters
+  at 128 px, before quantisation). It is left out when image_size differs from the export's,
+  since D only takes its training size.
 
   Args:
     saved_model_dir: a version folder written by `stargan_tf.export`.
@@ -223,9 +261,11 @@ def convert(saved_model_dir, output, quantize='none', representative_dir='', ima
     image_size: the fixed input side (0: the export's training size); a multiple of 4.
     num_calibration: images for int8 calibration.
     num_threads: interpreter threads for the check.
+    classify: keep the export's classify signature.
   Returns:
     dict: path, metadata_path, size_mb, max_abs_diff, mean_abs_diff (vs the SavedModel on
-    NUM_CHECK inputs), quantize, image_size.
+    NUM_CHECK inputs), quantize, image_size, classify (whether the model has the signature) and,
+    with it, classify_max_abs_diff (of the logits).
   """
   if quantize not in QUANTIZATIONS:
     raise ValueError(f'--quantize={quantize!r}: expected one of {", ".join(QUANTIZATIONS)}.')
@@ -240,59 +280,92 @@ def convert(saved_model_dir, output, quantize='none', representative_dir='', ima
   logging.info('Preparing %d %s images of %d px.', num,
                'representative' if representative_dir else 'synthetic', image_size)
   x, c = sample_inputs(image_size, space, num, representative_dir)
+  classify = classify and metadata.classify
+  if classify and image_size != metadata.image_size:
+    logging.warning('Leaving out the classify signature: the discriminator only takes its '
+                    'training size %d, not --image_size=%d.', metadata.image_size, image_size)
+    classify = False
+  signatures = (SIGNATURE, CLASSIFY) if classify else (SIGNATURE,)
 
   with tempfile.TemporaryDirectory() as tmp:
     fixed_dir = os.path.join(tmp, 'fixed')
-    logging.info('Writing a fixed-shape SavedModel (image [1,%d,%d,3], target [1,%d]).',
-                 image_size, image_size, space.label_dim)
-    _write_fixed_saved_model(loaded, fn, output_key, image_size, space.label_dim, fixed_dir)
+    logging.info('Writing a fixed-shape SavedModel (image [1,%d,%d,3], target [1,%d]%s).',
+                 image_size, image_size, space.label_dim, ', and classify' if classify else '')
+    _write_fixed_saved_model(loaded, fn, output_key, image_size, space.label_dim, fixed_dir,
+                             classify)
     logging.info('Converting %s to TFLite (quantize=%s).', saved_model_dir, quantize)
     with warnings.catch_warnings():
       # int8 calibration runs the converter's own (deprecated) tf.lite.Interpreter internally.
       warnings.filterwarnings('ignore', message='.*tf.lite.Interpreter is deprecated')
-      content = _converter(fixed_dir, quantize, (x, c)).convert()
+      content = _converter(fixed_dir, quantize, (x, c), signatures).convert()
 
   with fileio.atomic_path(output) as tmp_model:
     with open(tmp_model, 'wb') as f:
       f.write(content)
     logging.info('Checking the converted model against the SavedModel on %d inputs.', NUM_CHECK)
-    max_diff, mean_diff = compare(load_interpreter(tmp_model, num_threads), fn, output_key,
-                                  x[:NUM_CHECK], c[:NUM_CHECK])
-    sidecar = dataclasses.replace(metadata, image_size=image_size, extra={
+    interpreter = load_interpreter(tmp_model, num_threads)
+    max_diff, mean_diff = compare(interpreter, fn, output_key, x[:NUM_CHECK], c[:NUM_CHECK])
+    result = {'path': output, 'metadata_path': contract.sidecar_path(output),
+              'size_mb': len(content) / 2**20, 'max_abs_diff': max_diff,
+              'mean_abs_diff': mean_diff, 'quantize': quantize, 'image_size': image_size,
+              'classify': classify}
+    if classify:
+      expected = loaded.signatures[CLASSIFY](image=tf.constant(x[:NUM_CHECK]))[contract.LOGITS]
+      got = np.concatenate([run_classify(interpreter, x[i:i + 1]) for i in range(NUM_CHECK)])
+      result['classify_max_abs_diff'] = float(np.abs(got - expected.numpy()).max())
+    sidecar = dataclasses.replace(metadata, image_size=image_size, classify=classify, extra={
         'quantize': quantize, 'saved_model_dir': os.path.abspath(saved_model_dir),
         'source': metadata.extra.get('source', '')})
     contract.write_sidecar(output, sidecar)
-  result = {'path': output, 'metadata_path': contract.sidecar_path(output),
-            'size_mb': len(content) / 2**20, 'max_abs_diff': max_diff,
-            'mean_abs_diff': mean_diff, 'quantize': quantize, 'image_size': image_size}
   logging.info('Wrote %s and %s.', output, contract.sidecar_path(output))
   return result
 
 
-def translate_image(model_path, image_path, target, output, base='', num_threads=None):
-  """Translates one image file with a converted model, as a mobile app would; returns output.
+def translate_image(model_path, image_path, target, output, base='', num_threads=None,
+                    align=True):
+  """Translates one photo with a converted model, as a mobile app would; returns output.
 
   Args:
     model_path: a .tflite written by `convert` (its sidecar JSON next to it).
-    image_path: a JPEG or PNG of any size (its central square is used).
-    target: e.g. "Blond_Hair=1" or, for a joint model, "happy=1": the domains to set, of one
-      dataset (`LabelSpace.target`).
-    output: the PNG to write: [input | translated], under a header naming the columns ('input'
-      and `target`).
-    base: the image's own domains, e.g. "Black_Hair=1,Young=1" (default: none set), of the
-      dataset of `target`.
+    image_path: a JPEG or PNG of any size.
+    target: e.g. "Blond_Hair=1", "Blond_Hair=0.5" or, for a joint model, "happy=1": the domains
+      to change, of one dataset (`LabelSpace.target`).
+    output: the image to write: with align, the photo with each face found translated and pasted
+      back; without, [input | translated] of its central square, under a header naming the
+      columns ('input' and `target`).
+    base: the photo's own domains, e.g. "Black_Hair=1,Young=1", of the dataset of `target`
+      (default: read off each face by the model's classify signature; none set, with
+      `contract.NO_CLASSIFY_NOTE` logged, for a model without it).
     num_threads: interpreter threads.
+    align: find, align and paste back the faces (`faces.py`); else the central square.
 
   Raises:
     FileNotFoundError: the model or its sidecar is missing.
     ValueError: the model, its sidecar or the image cannot be used (the message names the file),
-      or a bad `target` or `base`.
+      a bad `target` or `base`, or no face found.
+    ImportError: align needs OpenCV, and it is missing.
   """
   interpreter = load_interpreter(model_path, num_threads)
-  space = contract.read_sidecar(model_path).label_space
-  c_trg = space.target(target, base)
+  record = contract.read_sidecar(model_path)
+  space = record.label_space
+  space.target(target, base)  # a bad target fails before any work
   size = int(interpreter.get_signature_runner(SIGNATURE).get_input_details()['image']['shape'][1])
-  x = translate_lib.load_own_image(image_path, size).numpy()[None]
-  y = run_tflite(interpreter, x, c_trg)
-  logging.info('Translated %s with target %s (label %s).', image_path, target, c_trg[0].tolist())
+  if align:
+    photo = translate_lib.load_photo(image_path)
+    aligned = faces.align_photo(photo, size, record.crop_size, name=image_path)
+    x = np.stack([face.image for face in aligned])
+  else:
+    x = translate_lib.load_own_image(image_path, size).numpy()[None]
+  logits = None
+  if not base and space.depends_on_source(target):
+    if has_classify(interpreter):
+      logits = np.concatenate([run_classify(interpreter, x[i:i + 1]) for i in range(len(x))])
+    else:
+      logging.warning('%s', contract.NO_CLASSIFY_NOTE)
+  # One row per face: the label read off each face, or the one --base label for all.
+  c_trg = np.broadcast_to(space.target(target, base, logits), [len(x), space.label_dim])
+  y = np.concatenate([run_tflite(interpreter, x[i:i + 1], c_trg[i:i + 1]) for i in range(len(x))])
+  logging.info('Translated %s with target %s (labels %s).', image_path, target, c_trg.tolist())
+  if align:
+    return images.save_image(output, faces.paste_faces(photo, aligned, y))
   return images.save_image(output, images.make_grid([x, y], column_names=('input', target)))

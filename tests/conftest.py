@@ -102,3 +102,15 @@ def trained_both(tmp_path_factory, make_tiny_both_config):
                                  num_iters_decay=0, n_critic=1, log_step=1, model_save_step=1)
   helpers.train_as_in_a_new_process(config)
   return config
+
+
+@pytest.fixture(scope='session')
+def demo_run(tmp_path_factory):
+  """A generator really trained on the synthetic dataset (configs/synthetic.flags's architecture,
+  800 iterations at 32 px, 256 + 1 test images), shared by the slow tests that measure what a
+  trained model does (TFLite parity, intensity)."""
+  from stargan_tf import trainer
+  config = helpers.demo_config(tmp_path_factory.mktemp('demo_run'), 800,
+                               synthetic_images=1024 + 256 + 1, test_size=256 + 1, image_size=32)
+  trainer.train(config)
+  return config

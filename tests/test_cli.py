@@ -10,7 +10,7 @@ import pytest
 from stargan_tf import cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COMMANDS = ('train', 'translate', 'evaluate', 'export', 'tflite', 'cache', 'import_torch')
+COMMANDS = ('train', 'translate', 'evaluate', 'export', 'tflite', 'cache', 'import_torch', 'demo')
 
 # What TensorFlow 2.21 printed while loading on a machine without a GPU (stargan_tf/cli.py).
 START_UP = '''WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
@@ -68,8 +68,8 @@ def test_commands_import_tensorflow_only_when_they_run():
   contract, the run folder's layout, the file helpers and the PyTorch file reader work without
   TensorFlow."""
   modules = [f'stargan_tf.{c}' for c in COMMANDS] + [
-      'stargan_tf.labels', 'stargan_tf.contract', 'stargan_tf.runs', 'stargan_tf.fileio',
-      'stargan_tf.torch_checkpoint',
+      'stargan_tf.labels', 'stargan_tf.contract', 'stargan_tf.faces', 'stargan_tf.runs',
+      'stargan_tf.fileio', 'stargan_tf.torch_checkpoint',
       'stargan_tf.images', 'stargan_tf.config', 'stargan_tf.flags', 'stargan_tf.data.rafd',
       'stargan_tf.data.integrity']
   code = ('import importlib, sys\n'

@@ -326,7 +326,7 @@ def test_warmup_requests_replay_through_the_signatures(exported):
   logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy())
           for r in tf.data.TFRecordDataset(warmup)]
   assert [log.predict_log.request.model_spec.signature_name for log in logs] == list(
-      contract.SIGNATURES)
+      contract.SIGNATURES) + [contract.CLASSIFY]
   outputs = {}
   for log in logs:
     request = log.predict_log.request
@@ -337,6 +337,7 @@ def test_warmup_requests_replay_through_the_signatures(exported):
   assert outputs[contract.SERVING_DEFAULT]['image'].shape == (1, 32, 32, 3)
   assert outputs[contract.TRANSLATE_BYTES]['image_png'].shape == (1,)
   assert outputs[contract.METADATA]['label_dim'].numpy().tolist() == [5]
+  assert outputs[contract.CLASSIFY][contract.LOGITS].shape == (1, 5)
   # Batch 1 everywhere, so that TF Serving's batching (if enabled) accepts every record.
   for log in logs:
     assert all(tensor.tensor_shape.dim[0].size == 1

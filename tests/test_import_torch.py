@@ -391,7 +391,9 @@ def test_translate_an_imported_run(imported, tmp_path):
   photos.mkdir()
   for i in range(3):
     Image.fromarray(EXPECTED['celeba_pixels'][i % 2]).save(photos / f'{i}.png')
-  written = translate_lib.translate(imported.work_dir, str(tmp_path / 'own'), str(photos))
+  # The fixture's images are random pixels, not faces: their central squares are translated.
+  written = translate_lib.translate(imported.work_dir, str(tmp_path / 'own'), str(photos),
+                                    align=False)
   assert [os.path.basename(p) for p in written] == ['000001-images.png']
   written = translate_lib.translate(imported.work_dir, str(tmp_path / 'split'), max_images=2)
   assert len(written) == 1
@@ -412,7 +414,14 @@ def test_a_generator_alone_translates_and_exports_but_does_not_train(imported_g,
   Image.fromarray(EXPECTED['celeba_pixels'][0]).save(photos / 'a.png')
   with pytest.raises(ValueError, match='holds only a generator .*--input_dir reads the attributes '
                      'of your images off the discriminator'):
-    translate_lib.translate(run.work_dir, str(tmp_path / 'own'), str(photos))
+    translate_lib.translate(run.work_dir, str(tmp_path / 'own'), str(photos), align=False)
+  # The browser demo works without a classifier too: the domains not named start from 0.
+  from stargan_tf import demo_lib  # pylint: disable=g-import-not-at-top
+  model = demo_lib.from_work_dir(run.work_dir)
+  assert model.classify is None
+  x = _pixels(EXPECTED['celeba_pixels'])
+  assert np.abs(model.generate(x, EXPECTED['celeba_c']) - EXPECTED['celeba_g']).max() <= (
+      FIXTURE_TOLERANCE)
   # Training refuses it before it trains or saves anything.
   config = celeba_config(run.work_dir)
   with pytest.raises(ValueError, match='holds no D, g_optimizer, d_optimizer, step, rng, which '

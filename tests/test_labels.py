@@ -7,6 +7,7 @@ from stargan_tf import labels
 ATTRS = ('Black_Hair', 'Blond_Hair', 'Brown_Hair', 'Male', 'Young')
 CELEBA = labels.celeba_part(ATTRS)
 RAFD = labels.rafd_part()
+CELEBA_SPACE = labels.LabelSpace((CELEBA,))
 
 
 def test_vocabularies():
@@ -65,8 +66,48 @@ def test_parse_and_apply_target():
   np.testing.assert_array_equal(CELEBA.apply(c_org, updates), [[0, 1, 0, 0, 1]])
   rafd = RAFD.apply(np.eye(8)[[0]], labels.parse_target('happy=1', labels.RAFD_CLASSES))
   np.testing.assert_array_equal(rafd, np.eye(8)[[4]])
-  with pytest.raises(ValueError, match='a RaFD label sets exactly one class to 1'):
+  with pytest.raises(ValueError, match='a RaFD label sets exactly one class, e.g. "angry=1"'):
     RAFD.apply(np.eye(8)[[0]], {4: 0.0})
+
+
+def test_real_valued_targets_are_points_on_the_line_to_the_binary_target():
+  """"NAME=v" of a domain that is 0 in the source is the point v of source -> "NAME=1"; 0 and 1
+  give exactly what the binary rules give."""
+  assert labels.parse_target('Blond_Hair=0.25, Male=1.0', ATTRS) == {1: 0.25, 3: 1.0}
+  c_org = np.array([[1, 0, 0, 1, 1]], np.float32)  # black hair, male, young
+  for v in (0.0, 0.25, 0.5, 1.0):
+    got = CELEBA.apply(c_org, {1: v, 3: 1.0 - v})
+    full = CELEBA.apply(c_org, {1: 1.0, 3: 0.0})
+    np.testing.assert_allclose(got, c_org + v * (full - c_org), atol=1e-7)
+  # 0 and 1 are the binary rules: a hair colour at 1 clears the others, at 0 leaves them.
+  np.testing.assert_array_equal(CELEBA.apply(c_org, {1: 1.0}), [[0, 1, 0, 1, 1]])
+  np.testing.assert_array_equal(CELEBA.apply(c_org, {0: 0.0}), [[0, 0, 0, 1, 1]])
+  np.testing.assert_array_equal(CELEBA.apply(c_org, {1: 0.0}), c_org)
+  # A RaFD class at v: (1 - v) * source + v * the class.
+  np.testing.assert_allclose(RAFD.apply(np.eye(8)[[0]], {4: 0.5}),
+                             0.5 * np.eye(8)[[0]] + 0.5 * np.eye(8)[[4]])
+  steps = CELEBA_SPACE.interpolate(c_org, full, 5)
+  np.testing.assert_allclose(steps[2], CELEBA.apply(c_org, {1: 0.5, 3: 0.5}), atol=1e-7)
+  np.testing.assert_array_equal(steps[0], c_org)
+  np.testing.assert_array_equal(steps[-1], full)
+  with pytest.raises(ValueError, match='--interpolate=1: expected at least 2 steps'):
+    CELEBA_SPACE.interpolate(c_org, full, 1)
+
+
+def test_target_keeps_the_classifier_s_reading_of_the_domains_not_named():
+  logits = np.array([[3.0, -2, -1, 2, -4], [-1, -3, 2, -2, 1]], np.float32)
+  np.testing.assert_array_equal(CELEBA_SPACE.target('Blond_Hair=1', logits=logits),
+                                [[0, 1, 0, 1, 0], [0, 1, 0, 0, 1]])
+  # --base wins over the classifier; neither: every domain 0.
+  np.testing.assert_array_equal(CELEBA_SPACE.target('Blond_Hair=1', 'Young=1', logits),
+                                [[0, 1, 0, 0, 1]] * 2)
+  np.testing.assert_array_equal(CELEBA_SPACE.target('Male=0.5'), [[0, 0, 0, 0.5, 0]])
+  joint = labels.label_space('Both', ATTRS)
+  logits = np.concatenate([logits[:1], np.eye(8, dtype=np.float32)[[1]]], axis=1)
+  np.testing.assert_array_equal(joint.target('happy=1', logits=logits),
+                                joint.embed(np.eye(8, dtype=np.float32)[[4]], 'RaFD'))
+  np.testing.assert_allclose(joint.target('happy=0.25', logits=logits),
+                             joint.embed(0.75 * np.eye(8)[[1]] + 0.25 * np.eye(8)[[4]], 'RaFD'))
 
 
 class TestUserPart:
@@ -109,8 +150,11 @@ class TestUserPart:
 
 @pytest.mark.parametrize('spec, message', [
     ('Blonde_Hair=1', 'unknown domain .*valid names: Black_Hair'),
-    ('Male=2', 'expected NAME=0 or NAME=1'),
-    ('Male', 'expected NAME=0 or NAME=1'),
+    ('Male=2', "entry 'Male=2': expected NAME=VALUE with VALUE a number from 0 to 1"),
+    ('Male=x', "entry 'Male=x': expected NAME=VALUE with VALUE a number from 0 to 1"),
+    ('Male=-0.1', 'a number from 0 to 1, e.g. NAME=1, NAME=0 or NAME=0.5'),
+    ('Male=nan', 'a number from 0 to 1'),
+    ('Male', 'expected NAME=VALUE'),
     (' , ', 'sets nothing'),
 ])
 def test_parse_target_errors(spec, message):

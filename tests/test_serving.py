@@ -199,8 +199,8 @@ def test_output_paths(tmp_path):
 
 
 def test_translate_bytes_batch_equals_saved_model(server, saved_model, photos, tmp_path, capsys):
-  code, out, err = _run_main(['--server', server.address, '--image', photos[0], '--image',
-                              photos[1], '--base', 'Black_Hair=1', '--set', 'Blond_Hair=1',
+  code, out, err = _run_main(['--server', server.address, '--no_align', '--image', photos[0],
+                              '--image', photos[1], '--base', 'Black_Hair=1', '--set', 'Blond_Hair=1',
                               '--out', str(tmp_path / 'out.png')], capsys)
   assert (code, err) == (0, '')
   paths = [str(tmp_path / 'out_0.png'), str(tmp_path / 'out_1.png')]
@@ -220,19 +220,21 @@ def test_serving_default_equals_saved_model(server, saved_model, photos, tmp_pat
     got = transport.predict(contract.SERVING_DEFAULT, {'image': x, 'target': c_trg})
   np.testing.assert_allclose(got['image'], expected, rtol=0, atol=1e-5)
 
-  code, _, err = _run_main(['--server', server.address, '--image', photos[0], '--image',
-                            photos[1], '--set', 'Brown_Hair=1,Male=1', '--signature',
+  code, _, err = _run_main(['--server', server.address, '--no_align', '--image', photos[0],
+                            '--image', photos[1], '--set', 'Brown_Hair=1,Male=1', '--signature',
                             'serving_default', '--out', str(tmp_path) + '/'], capsys)
-  assert (code, err) == (0, '')
+  # The export has no classify signature: the domains not named start from 0, with a note.
+  assert (code, err) == (0, client.NO_CLASSIFY_NOTE + '\n')
   for name, y in zip(('face.png', 'wide.png'), expected):
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / name)), images.denorm(y))
 
 
 def test_rest_answers_equal_grpc(server, saved_model, photos, tmp_path, capsys):
   """PNGs come back raw (output name not ending in _bytes) and floats exactly."""
-  code, _, err = _run_main(['--rest', server.rest_url, '--image', photos[0], '--image', photos[1],
-                            '--set', 'Male=1', '--out', str(tmp_path / 'rest.png')], capsys)
-  assert (code, err) == (0, '')
+  code, _, err = _run_main(['--rest', server.rest_url, '--no_align', '--image', photos[0],
+                            '--image', photos[1], '--set', 'Male=1', '--out',
+                            str(tmp_path / 'rest.png')], capsys)
+  assert (code, err) == (0, client.NO_CLASSIFY_NOTE + '\n')
   expected = _expected_pngs(saved_model, photos, [[0, 0, 0, 1, 0]] * 2)
   assert [_read(tmp_path / f'rest_{i}.png') for i in (0, 1)] == expected
   x = np.random.RandomState(0).uniform(-1, 1, [1, 32, 32, 3]).astype(np.float32)
@@ -244,9 +246,10 @@ def test_rest_answers_equal_grpc(server, saved_model, photos, tmp_path, capsys):
 
 
 def test_version_is_sent(server, photos, tmp_path, capsys):
-  code, _, err = _run_main(['--server', server.address, '--version', '1', '--image', photos[0],
-                            '--set', 'Young=1', '--out', str(tmp_path / 'v1.png')], capsys)
-  assert (code, err) == (0, '')
+  code, _, err = _run_main(['--server', server.address, '--version', '1', '--no_align',
+                            '--image', photos[0], '--set', 'Young=1', '--out',
+                            str(tmp_path / 'v1.png')], capsys)
+  assert (code, err) == (0, client.NO_CLASSIFY_NOTE + '\n')
   assert os.path.exists(tmp_path / 'v1.png')
 
 
@@ -442,8 +445,8 @@ def _client_without_tensorflow(argv):
 
 @pytest.mark.parametrize('signature', [contract.TRANSLATE_BYTES, contract.SERVING_DEFAULT])
 def test_rest_client_needs_no_tensorflow(server, photos, tmp_path, capsys, signature):
-  args = ['--image', photos[0], '--image', photos[1], '--base', 'Black_Hair=1', '--set',
-          'Blond_Hair=1,Male=1', '--signature', signature]
+  args = ['--no_align', '--image', photos[0], '--image', photos[1], '--base', 'Black_Hair=1',
+          '--set', 'Blond_Hair=1,Male=1', '--signature', signature]
   result = _client_without_tensorflow(['--rest', server.rest_url] + args +
                                       ['--out', str(tmp_path / 'rest') + '/'])
   assert result.returncode == 0, result.stderr
@@ -514,8 +517,8 @@ def test_joint_model_info_over_grpc_and_rest(joint_server):
 def test_joint_set_of_a_rafd_expression_sends_the_label_with_its_mask(
     joint_server, joint_G, photos, tmp_path, capsys, rest, signature):
   where = ['--rest', joint_server.rest_url] if rest else ['--server', joint_server.address]
-  code, _, err = _run_main(where + ['--image', photos[0], '--image', photos[1], '--set',
-                                    'happy=1', '--signature', signature, '--out',
+  code, _, err = _run_main(where + ['--no_align', '--image', photos[0], '--image', photos[1],
+                                    '--set', 'happy=1', '--signature', signature, '--out',
                                     str(tmp_path) + '/'], capsys)
   assert (code, err) == (0, '')
   label = JOINT.embed(np.eye(8, dtype=np.float32)[[4, 4]], 'RaFD')
@@ -607,7 +610,7 @@ def test_client_reads_domain_names_under_enable_batching(export_dir, photos):
   with PredictionServer({'stargan': export_dir}, batching=Batching(_max_batch_size())) as server:
     with client.GrpcTransport(server.address, 'stargan') as transport:
       assert client.read_domain_names(transport) == NAMES
-      pngs = client.translate(transport, [_read(photos[0])], 'Male=1')
+      pngs = client.translate(transport, [_read(photos[0])], 'Male=1', align=False)
   assert [Image.open(io.BytesIO(png)).size for png in pngs] == [(32, 32)]
 
 
@@ -696,8 +699,8 @@ def test_trained_model_round_trip_through_the_cli(trained_export, photos, tmp_pa
   saved_model = tf.saved_model.load(os.path.join(trained_export, '1'))
   with PredictionServer({'stargan': trained_export}) as server:
     result = subprocess.run(
-        [sys.executable, '-m', 'serving.client', '--server', server.address, '--image',
-         photos[0], '--image', photos[1], '--base', 'Black_Hair=1,Young=1', '--set',
+        [sys.executable, '-m', 'serving.client', '--server', server.address, '--no_align',
+         '--image', photos[0], '--image', photos[1], '--base', 'Black_Hair=1,Young=1', '--set',
          'Blond_Hair=1', '--out', str(tmp_path / 'out.png')],
         cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True,
         timeout=300)
@@ -716,3 +719,47 @@ def test_trained_model_round_trip_through_the_cli(trained_export, photos, tmp_pa
     np.testing.assert_allclose(got, want.numpy(), rtol=0, atol=1e-5)
     assert [request[2] for request in server.requests] == [
         '', contract.METADATA, contract.TRANSLATE_BYTES, '', contract.SERVING_DEFAULT]
+
+
+# --- faces aligned on the client, the photo's own labels from classify -----------------------
+
+
+def test_client_aligns_faces_keeps_their_labels_and_pastes_them_back(trained_export, tmp_path,
+                                                                     capsys):
+  """A photo with a face, no --base: the client aligns the face, asks `classify` for its labels,
+  changes only Blond_Hair, and writes the photo with the face pasted back; the REST client does
+  the same without TensorFlow."""
+  import face_photos  # pylint: disable=g-import-not-at-top
+  from stargan_tf import faces  # pylint: disable=g-import-not-at-top
+  pytest.importorskip('cv2', reason='face alignment needs opencv-python-headless 4.x')
+  photo, _ = face_photos.astronaut()
+  path = str(tmp_path / 'astronaut.png')
+  Image.fromarray(photo).save(path)
+  saved_model = tf.saved_model.load(os.path.join(trained_export, '1'))
+  aligned = faces.align_photo(photo, 32)
+  x = np.stack([face.image for face in aligned])
+  logits = saved_model.signatures[contract.CLASSIFY](image=tf.constant(x))[contract.LOGITS]
+  c_trg = CELEBA.target('Blond_Hair=0.5', logits=logits.numpy())
+  y = saved_model.signatures[contract.SERVING_DEFAULT](image=tf.constant(x),
+                                                      target=tf.constant(c_trg))['image']
+  expected = faces.paste_faces(photo, aligned, y.numpy())
+  with PredictionServer({'stargan': trained_export}, rest=True) as server:
+    code, _, err = _run_main(['--server', server.address, '--image', path, '--set',
+                              'Blond_Hair=0.5', '--signature', 'serving_default', '--out',
+                              str(tmp_path / 'grpc.png')], capsys)
+    assert (code, err) == (0, '')
+    assert contract.CLASSIFY in [request[2] for request in server.requests]
+    np.testing.assert_array_equal(server.predict_inputs[-1]['target'], c_trg)
+    got = np.asarray(Image.open(tmp_path / 'grpc.png'))
+    assert got.shape == photo.shape and np.abs(got.astype(int) - expected).max() <= 1
+    result = _client_without_tensorflow(['--rest', server.rest_url, '--image', path, '--set',
+                                         'Blond_Hair=0.5', '--signature', 'serving_default',
+                                         '--out', str(tmp_path / 'rest.png')])
+    assert result.returncode == 0, result.stderr
+    assert _read(tmp_path / 'rest.png') == _read(tmp_path / 'grpc.png')
+    # No face: one line naming the image.
+    Image.fromarray(np.full([64, 64, 3], 90, np.uint8)).save(tmp_path / 'wall.png')
+    code, _, err = _run_main(['--server', server.address, '--image', str(tmp_path / 'wall.png'),
+                              '--set', 'Male=1'], capsys)
+    assert code == 1 and err.startswith(f'error: --image={tmp_path / "wall.png"}: no face found')
+    assert err.count('\n') == 1

@@ -29,7 +29,6 @@ import shutil
 import subprocess
 import sys
 
-import helpers
 import numpy as np
 from PIL import Image
 import pytest
@@ -44,7 +43,6 @@ from stargan_tf import images
 from stargan_tf import labels as labels_lib
 from stargan_tf import models
 from stargan_tf import tflite_lib as tflite
-from stargan_tf import trainer
 from stargan_tf import translate_lib
 from stargan_tf.data import pipeline
 from stargan_tf.data import splits
@@ -150,7 +148,7 @@ def test_non_finite_inputs_are_rejected(tiny_model, name, value):
 def test_translate_image_is_the_model_on_the_preprocessed_image(tiny_model, tmp_path):
   face = _face(tmp_path / 'face.jpg')
   out = tflite.translate_image(tiny_model['path'], face, 'Blond_Hair=1', str(tmp_path / 'o.png'),
-                               base='Black_Hair=1,Male=1')
+                               base='Black_Hair=1,Male=1', align=False)
   x = translate_lib.load_own_image(face, SIZE).numpy()[None]
   # The base's hair colour is cleared when another is set; Male stays.
   y = tflite.run_tflite(tiny_model['path'], x, np.array([[0, 1, 0, 1, 0]], np.float32))
@@ -336,7 +334,7 @@ def test_joint_translate_image_builds_the_label_with_its_mask(joint_model, tmp_p
                                                               label):
   face = _face(tmp_path / 'face.jpg')
   out = tflite.translate_image(joint_model['path'], face, target, str(tmp_path / 'o.png'),
-                               base=base)
+                               base=base, align=False)
   x = translate_lib.load_own_image(face, SIZE).numpy()[None]
   y = tflite.run_tflite(joint_model['path'], x, label)
   np.testing.assert_array_equal(np.asarray(Image.open(out)),
@@ -373,17 +371,17 @@ class _TFLiteGenerator:
 
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-  """A generator trained on the synthetic dataset, exported and converted in every variant.
+def trained(tmp_path_factory, demo_run):
+  """The session's generator trained on the synthetic dataset, exported and converted in every
+  variant.
 
   Returns {'reference': evaluate_synthetic's result for the SavedModel, <quantize>: {'max_abs_diff',
   'p99_abs_diff', 'mean_abs_diff', 'target_acc', 'mean_target_acc', 'all_acc', 'mean_all_acc',
   'size_mb'}}.
   """
   root = tmp_path_factory.mktemp('trained')
-  config = helpers.demo_config(root, TRAIN_ITERS, synthetic_images=1024 + NUM_EVAL + 1,
-                                test_size=NUM_EVAL + 1, image_size=SIZE)
-  trainer.train(config)
+  config = demo_run
+  assert (config.train.num_iters, config.model.image_size) == (TRAIN_ITERS, SIZE)
   saved_model_dir = export_lib.export_from_work_dir(config.train.work_dir, str(root / 'export'))
   return _measure(config, saved_model_dir, root)
 
@@ -477,6 +475,7 @@ def test_cli_converts_then_runs(tiny_export, tmp_path):
   run = subprocess.run(
       [sys.executable, '-m', 'stargan_tf.tflite', f'--run={model}',
        f'--image={_face(tmp_path / "face.jpg")}', '--set', 'Blond_Hair=1', '--base=Male=1',
+       '--no_align',
        f'--out={out}'],
       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
   assert run.returncode == 0, run.stderr[-3000:]
@@ -507,3 +506,37 @@ def test_cli_run_errors_are_one_line_naming_the_file(tiny_model, tmp_path, case)
   assert 'Traceback' not in result.stderr
   assert result.stderr.splitlines()[-1].startswith(f'error: {message}'), result.stderr[-3000:]
   assert not os.path.exists(tmp_path / 'o.png')
+
+
+@pytest.fixture(scope='module')
+def run_model(tiny_run, tmp_path_factory):
+  """The session's tiny run, exported with its classify signature and converted."""
+  folder = tmp_path_factory.mktemp('run_model')
+  export = export_lib.export_from_work_dir(tiny_run.train.work_dir, str(folder / 'export'))
+  return export, tflite.convert(export, str(folder / 'run.tflite'))
+
+
+def test_run_aligns_the_face_keeps_its_labels_and_pastes_it_back(run_model, tmp_path):
+  """What --run does by default: classify reads the face's own labels, --set changes Male only."""
+  import face_photos  # pylint: disable=g-import-not-at-top
+  from stargan_tf import faces  # pylint: disable=g-import-not-at-top
+  pytest.importorskip('cv2', reason='face alignment needs opencv-python-headless 4.x')
+  export, converted = run_model
+  assert converted['classify'] and converted['classify_max_abs_diff'] <= 1e-4
+  assert contract.read_sidecar(converted['path']).classify
+  interpreter = tflite.load_interpreter(converted['path'])
+  assert set(interpreter.get_signature_list()) == {'serving_default', 'classify'}
+  photo, _ = face_photos.astronaut()
+  path = str(tmp_path / 'astronaut.jpg')
+  Image.fromarray(photo).save(path, quality=95)
+  out = tflite.translate_image(converted['path'], path, 'Male=1', str(tmp_path / 'o.jpg'))
+  photo = translate_lib.load_photo(path)
+  aligned = faces.align_photo(photo, SIZE)
+  x = np.stack([face.image for face in aligned])
+  logits = tflite.run_classify(interpreter, x)
+  c_trg = CELEBA.target('Male=1', logits=logits)
+  y = tflite.run_tflite(interpreter, x, c_trg)
+  expected = faces.paste_faces(photo, aligned, y)
+  got = np.asarray(Image.open(out))
+  assert got.shape == photo.shape
+  assert np.abs(got.astype(int) - expected).mean() < 2  # JPEG noise only

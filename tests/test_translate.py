@@ -78,7 +78,8 @@ def test_own_images_any_size(trained, tmp_path):
   Image.fromarray(r.randint(0, 255, [150, 200, 3], np.uint8)).save(own / 'wide.png')
   Image.fromarray(r.randint(0, 255, [218, 178, 3], np.uint8)).save(own / 'tall.jpg')
   (own / 'notes.txt').write_text('not an image')
-  out = translate.translate(trained.train.work_dir, str(tmp_path / 'out'), input_dir=str(own))
+  out = translate.translate(trained.train.work_dir, str(tmp_path / 'out'), input_dir=str(own),
+                            align=False)
   assert _cells(out[0], CELEBA_COLUMNS, 2, row_names=['tall.jpg', 'wide.png']).shape == (
       2 * 32, 6 * 32, 3)
   assert translate.default_output_dir(trained.train.work_dir, str(own) + '/') == os.path.join(
@@ -124,7 +125,7 @@ def test_own_images_skip_files_that_are_not_images(trained, tmp_path, caplog):
   good, bad = _folder_with_bad_files(tmp_path / 'own')
   with caplog.at_level(logging.WARNING):
     out = translate.translate(trained.train.work_dir, str(tmp_path / 'out'),
-                              input_dir=str(tmp_path / 'own'), batch_size=2)
+                              input_dir=str(tmp_path / 'own'), batch_size=2, align=False)
   assert [os.path.basename(p) for p in out] == ['000001-images.png', '000002-images.png']
   _assert_grid_equal(out[0], _own_grid(trained.train.work_dir, tmp_path / 'own', good[:2]))
   _assert_grid_equal(out[1], _own_grid(trained.train.work_dir, tmp_path / 'own', good[2:]))
@@ -137,7 +138,8 @@ def test_own_images_skip_files_that_are_not_images(trained, tmp_path, caplog):
 def test_own_images_max_images_counts_usable_images(trained, tmp_path):
   good, _ = _folder_with_bad_files(tmp_path / 'own')
   out = translate.translate(trained.train.work_dir, str(tmp_path / 'out'),
-                            input_dir=str(tmp_path / 'own'), batch_size=4, max_images=2)
+                            input_dir=str(tmp_path / 'own'), batch_size=4, max_images=2,
+                            align=False)
   _assert_grid_equal(out[0], _own_grid(trained.train.work_dir, tmp_path / 'own', good[:2]))
 
 
@@ -154,7 +156,8 @@ def test_own_folder_without_a_usable_image(trained, tmp_path):
   (folder / 'notes.jpg').write_text('not an image')
   with pytest.raises(ValueError, match=f'--input_dir={folder} holds no usable image: empty.png '
                      r'\(empty file\), notes.jpg \(not a JPEG or PNG image\)'):
-    translate.translate(trained.train.work_dir, str(tmp_path / 'out'), input_dir=str(folder))
+    translate.translate(trained.train.work_dir, str(tmp_path / 'out'), input_dir=str(folder),
+                        align=False)
   assert not os.path.exists(tmp_path / 'out')
 
 
@@ -243,7 +246,7 @@ def test_cli_input_dir_skips_bad_files_and_writes_to_the_default_folder(trained,
   good, bad = _folder_with_bad_files(tmp_path / 'faces')
   result = subprocess.run(
       [sys.executable, '-m', 'stargan_tf.translate', f'--work_dir={work_dir}',
-       f'--input_dir={tmp_path / "faces"}', '--batch_size=3'],
+       f'--input_dir={tmp_path / "faces"}', '--batch_size=3', '--no_align'],
       cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True,
       timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]
@@ -266,7 +269,7 @@ def test_joint_grids_have_a_column_per_domain_of_both_datasets(trained_both, tmp
   Image.fromarray(np.random.RandomState(0).randint(0, 255, [60, 50, 3], np.uint8)).save(
       own / 'face.png')
   out = translate.translate(trained_both.train.work_dir, str(tmp_path / 'own_out'),
-                            input_dir=str(own))
+                            input_dir=str(own), align=False)
   assert _cells(out[0], JOINT_COLUMNS, 1, row_names=['face.png']).shape == (32, 14 * 32, 3)
 
 
@@ -318,3 +321,68 @@ def test_cli_joint_demo_trains_translates_and_exports(tmp_path):
   metadata = contract.read_export_metadata(str(tmp_path / 'exports' / '1'))
   assert metadata.label_space.domain_names == labels.DEFAULT_ATTRS + labels.RAFD_CLASSES
   assert metadata.label_space.label_dim == 15
+
+
+# --- photos, intensity and interpolation ----------------------------------------------------------
+
+
+def test_photo_faces_are_rows_and_photos_are_written_per_column(trained, tmp_path):
+  """--input_dir of photos: one grid row per face, and each photo written whole per column, with
+  the face translated and pasted back; a photo without a face is skipped with the warning."""
+  import face_photos  # pylint: disable=g-import-not-at-top
+  pytest.importorskip('cv2', reason='face detection needs opencv-python-headless 4.x')
+  photo, _ = face_photos.astronaut()
+  own = tmp_path / 'own'
+  own.mkdir()
+  Image.fromarray(photo).save(own / 'astronaut.png')
+  Image.fromarray(face_photos.smooth_photo(80, 90)).save(own / 'wall.png')
+  out = translate.translate(trained.train.work_dir, str(tmp_path / 'out'), input_dir=str(own),
+                            target='Male=1', interpolate=3)
+  names = ('input', 't=0.00', 't=0.50', 't=1.00')
+  assert _cells(out[0], names, 1, row_names=['astronaut.png']).shape == (32, 4 * 32, 3)
+  for column in names[1:]:
+    written = np.asarray(Image.open(tmp_path / 'out' / column / 'astronaut.png'))
+    assert written.shape == photo.shape
+    assert (written[480:, :60] == photo[480:, :60]).all()  # far from the face
+  assert not os.path.exists(tmp_path / 'out' / 't=1.00' / 'wall.png')
+  with pytest.raises(ValueError, match='--interpolate=3 needs a --target'):
+    translate.translate(trained.train.work_dir, str(tmp_path / 'x'), interpolate=3)
+
+
+def _band_position(images_, region, start, end):
+  """Where a region's mean colour lies on the line from colour `start` to `end` (0 to 1)."""
+  from stargan_tf.data import synthetic  # pylint: disable=g-import-not-at-top
+  rgb = synthetic._region_rgb(np.asarray(images_), region)  # pylint: disable=protected-access
+  return ((rgb - start) @ (end - start)) / ((end - start) @ (end - start))
+
+
+@pytest.mark.slow
+def test_intensity_between_0_and_1_lies_between_their_outputs(demo_run):
+  """On the trained synthetic model: "Male=0" and "Male=1" give exactly the binary targets'
+  outputs, and Male=0.25, 0.5, 0.75 put the Male band's colour between them, in order (measured
+  on the band, female pink -> male blue, over 64 test images whose source is female)."""
+  from stargan_tf.data import synthetic  # pylint: disable=g-import-not-at-top
+  restored = runs.Run(demo_run.train.work_dir).restore()
+  paths, c_org = splits.load_split(demo_run.data, 'test')
+  x, c = next(iter(pipeline.make_dataset(paths[:256], c_org[:256], 178, 32, 256, training=False)))
+  female = c.numpy()[:, 3] == 0
+  x, c = x.numpy()[female][:64], c.numpy()[female][:64]
+  steps = (0.0, 0.25, 0.5, 0.75, 1.0)
+  position = []
+  for v in steps:
+    (c_trg,) = translate.make_targets(c, demo_run, f'Male={v:g}')
+    if v in (0.0, 1.0):  # the binary rule: Male set, the rest kept
+      expected = c.copy()
+      expected[:, 3] = v
+      np.testing.assert_array_equal(c_trg, expected)
+    y = restored.G(tf.constant(x), tf.constant(c_trg), training=False).numpy()
+    position.append(_band_position(y, 'male', synthetic.MALE_RGB[0], synthetic.MALE_RGB[1]))
+  means = [float(p.mean()) for p in position]
+  print('Male band position (0 pink, 1 blue) at Male=' +
+        ', '.join(f'{v:g}: {m:.3f}' for v, m in zip(steps, means)))
+  assert means[0] < 0.25 and means[-1] > 0.75  # the model learned the binary translation
+  assert all(a < b for a, b in zip(means, means[1:]))  # monotone on average
+  assert means[0] < means[2] < means[-1]
+  # Image by image, the half-way output lies between the two ends (within 0.05).
+  low, high = np.minimum(position[0], position[-1]), np.maximum(position[0], position[-1])
+  assert ((position[2] >= low - 0.05) & (position[2] <= high + 0.05)).mean() >= 0.9
