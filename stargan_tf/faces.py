@@ -321,7 +321,8 @@ class Detector:
     if angle:
       # The turned picture on a canvas holding all of it.
       cos, sin = abs(turn[0, 0]), abs(turn[0, 1])
-      size = (int(math.ceil(width * cos + height * sin)), int(math.ceil(width * sin + height * cos)))
+      size = (int(math.ceil(width * cos + height * sin)),
+              int(math.ceil(width * sin + height * cos)))
       turn[:, 2] += np.array(size) / 2 - np.array([width, height]) / 2
       turned = cv2.warpAffine(grey, turn, size, flags=cv2.INTER_LINEAR)
     else:

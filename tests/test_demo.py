@@ -20,7 +20,8 @@ import face_photos
 
 gr = pytest.importorskip('gradio', reason='the demo needs gradio (pip install -e ".[demo]")')
 pytest.importorskip('cv2', reason='the demo aligns faces with opencv-python-headless 4.x')
-from gradio_client import Client, handle_file  # pylint: disable=g-import-not-at-top,wrong-import-position
+# pylint: disable-next=g-import-not-at-top,wrong-import-position
+from gradio_client import Client, handle_file
 
 from stargan_tf import demo_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 from stargan_tf import export_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -113,8 +114,8 @@ def test_export_of_a_joint_model_offers_the_expressions(trained_both, tmp_path, 
 def _chromium_or_skip():
   missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not shutil.which(p)]
   if missing:
-    pytest.skip(f'the browser test needs Debian\'s chromium and chromium-driver ({", ".join(missing)} '
-                'not found; apt-get install chromium chromium-driver)')
+    pytest.skip('the browser test needs Debian\'s chromium and chromium-driver '
+                f'({", ".join(missing)} not found; apt-get install chromium chromium-driver)')
   return pytest.importorskip('selenium.webdriver', reason='the browser test needs selenium')
 
 

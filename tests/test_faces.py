@@ -1,4 +1,4 @@
-"""stargan_tf/faces.py: alignment geometry, paste-back, EXIF orientation, detection on real faces."""
+"""stargan_tf/faces.py: alignment geometry, paste-back, EXIF, detection on real faces."""
 
 import io
 import math

@@ -200,7 +200,8 @@ def test_output_paths(tmp_path):
 
 def test_translate_bytes_batch_equals_saved_model(server, saved_model, photos, tmp_path, capsys):
   code, out, err = _run_main(['--server', server.address, '--no_align', '--image', photos[0],
-                              '--image', photos[1], '--base', 'Black_Hair=1', '--set', 'Blond_Hair=1',
+                              '--image', photos[1], '--base', 'Black_Hair=1',
+                              '--set', 'Blond_Hair=1',
                               '--out', str(tmp_path / 'out.png')], capsys)
   assert (code, err) == (0, '')
   paths = [str(tmp_path / 'out_0.png'), str(tmp_path / 'out_1.png')]
