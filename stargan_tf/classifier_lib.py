@@ -204,11 +204,11 @@ def real_accuracy(model, config, batch_size=64):
   """{dataset: {domain: accuracy}} of the classifier on the run's real test images."""
   space, d = config.label_space, config.data
   accuracy = {}
+  classify = tf.function(lambda x: model(x, training=False))
   for dataset in d.datasets:
     paths, c_org = splits.load_split(d, 'test', dataset)
     part, columns = space.part(dataset), space.domain_slice(dataset)
     correct, counted = np.zeros(part.width), np.zeros(part.width)
-    classify = tf.function(lambda x: model(x, training=False))
     for x, c in pipeline.make_dataset(paths, c_org, d.crop_size_of(dataset),
                                       config.model.image_size, batch_size, training=False,
                                       cache_dir=d.cache_dir_of(dataset) or None):

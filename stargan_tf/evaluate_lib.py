@@ -36,7 +36,7 @@ The mouth box is left out of the identity error of a joint model (expressions re
 <work_dir>/evaluation/<step>.json.
 """
 
-import math
+import json
 import os
 
 from absl import logging
@@ -390,6 +390,7 @@ def evaluate_run(work_dir, test_iters=0, metrics=(), max_images=512, seed=0, bat
     if 'accuracy' not in real and is_synthetic_run(config) and not has_classifier:
       texts.append(f'(classification accuracy and FID: run `python -m '
                    f'stargan_tf.train_classifier --work_dir={work_dir}` first)')
+  report = json.loads(json.dumps(report, default=float))  # numpy scalars -> floats
   path = run.evaluation_path(restored.step)
   fileio.remove_stale(path)
   fileio.write_json(path, report)

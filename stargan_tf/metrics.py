@@ -11,6 +11,12 @@ square roots of A's eigenvalues. Both square roots come from `numpy.linalg.eigh`
 the tiny negative eigenvalues that rounding gives a singular covariance (fewer images than
 feature dimensions) clipped to 0. Computed on InceptionV3's pool features this is the FID.
 
+For sets smaller than the feature dimension (a few hundred images against InceptionV3's 2048
+features) `frechet_distance_of` takes the same trace without any D x D decomposition: with the
+centred feature matrices X_1 [N_1, D] and X_2 [N_2, D], S_i = X_i^T X_i / (N_i - 1), and the
+non-zero eigenvalues of S_1 S_2 are those of C C^T with C = X_1 X_2^T / sqrt((N_1 - 1)(N_2 - 1)),
+so tr((S_1 S_2)^(1/2)) is the sum of C's singular values.
+
 PSNR and SSIM compare images in [0, 1] (max_val 1) with `tf.image.psnr` and `tf.image.ssim`
 (Gaussian window 11, sigma 1.5); images of this project in [-1, 1] are mapped to [0, 1] first.
 Identical images have PSNR inf and SSIM 1.
@@ -60,7 +66,16 @@ def frechet_distance(mu1, sigma1, mu2, sigma2):
 
 def frechet_distance_of(features1, features2):
   """The Fréchet distance of two feature sets [N1, D] and [N2, D]."""
-  return frechet_distance(*feature_statistics(features1), *feature_statistics(features2))
+  mu1, sigma1 = feature_statistics(features1)
+  mu2, sigma2 = feature_statistics(features2)
+  if max(len(features1), len(features2)) > len(mu1):
+    return frechet_distance(mu1, sigma1, mu2, sigma2)
+  x1 = np.asarray(features1, np.float64) - mu1
+  x2 = np.asarray(features2, np.float64) - mu2
+  c = x1 @ x2.T / np.sqrt((len(x1) - 1) * (len(x2) - 1))
+  tr_sqrt = np.sum(np.linalg.svd(c, compute_uv=False))
+  value = np.sum((mu1 - mu2) ** 2) + np.trace(sigma1) + np.trace(sigma2) - 2.0 * tr_sqrt
+  return float(max(value, 0.0))
 
 
 def psnr_ssim(x, y):

@@ -53,6 +53,18 @@ def test_samples_of_shifted_gaussians_approach_the_closed_form():
   assert metrics.frechet_distance_of(f1, f2) == pytest.approx(exact, rel=0.03)
 
 
+def test_sets_smaller_than_the_dimension_take_the_same_trace():
+  rng = np.random.default_rng(6)
+  f1 = rng.normal(size=[20, 64])
+  f2 = 0.5 + 2.0 * rng.normal(size=[30, 64]) @ rng.normal(size=[64, 64]) / 8
+  by_samples = metrics.frechet_distance_of(f1, f2)
+  by_covariances = metrics.frechet_distance(*metrics.feature_statistics(f1),
+                                            *metrics.feature_statistics(f2))
+  # (rounding: the singular covariances have eigenvalues of 1e-15 whose square roots count)
+  assert by_samples == pytest.approx(by_covariances, rel=1e-7)
+  assert metrics.frechet_distance_of(f1, f1) == pytest.approx(0.0, abs=1e-8)
+
+
 def test_bad_shapes_are_named():
   with pytest.raises(ValueError, match='at least 2 feature vectors'):
     metrics.feature_statistics(np.zeros([1, 3]))
