@@ -1,4 +1,4 @@
-"""The domain classifier of the evaluation: a ResNet-18-style network trained on a run's real images.
+"""The domain classifier of the evaluation: a ResNet-18-style network trained on real images.
 
 StarGAN's Table 3 scores translated images by how often a classifier trained on the real images
 (a ResNet-18 there) sees the target domain. This classifier is that judge, separate from the

@@ -133,7 +133,8 @@ def test_the_protocol_tells_an_oracle_from_an_identity(classifier_data, syntheti
                                           model, record, max_images=64, batch_size=32)
     print(name, evaluate.format_real_report(scores[name]), sep='\n')
   oracle, identity = scores['oracle'], scores['identity']
-  assert oracle['num_images'] == {'CelebA': 64} and oracle['fid_features'] == evaluate.CLASSIFIER_FID
+  assert oracle['num_images'] == {'CelebA': 64}
+  assert oracle['fid_features'] == evaluate.CLASSIFIER_FID
   by_target = lambda result: {r['target']: r for r in result['rows']}
   assert list(by_target(oracle)) == list(labels_lib.DEFAULT_ATTRS)
   for row in oracle['rows']:
