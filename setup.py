@@ -40,6 +40,7 @@ setuptools.setup(
             'stargan-train=stargan_tf.train:run',
             'stargan-translate=stargan_tf.translate:run',
             'stargan-evaluate=stargan_tf.evaluate:run',
+            'stargan-train-classifier=stargan_tf.train_classifier:run',
             'stargan-tflite=stargan_tf.tflite:run',
             'stargan-export=stargan_tf.export:run',
             'stargan-cache=stargan_tf.cache:run',

@@ -1,12 +1,23 @@
-"""Score a run trained on the built-in synthetic dataset against its ground truth.
+"""Score a run: the paper's protocol on real data, and the ground truth of the synthetic dataset.
 
-  python -m stargan_tf.evaluate --work_dir=runs/synthetic [--max_images=512] [--test_iters=N]
+  python -m stargan_tf.train_classifier --work_dir=runs/celeba      # once: the domain classifier
+  python -m stargan_tf.evaluate --work_dir=runs/celeba [--max_images=512] [--test_iters=N]
+  python -m stargan_tf.evaluate --work_dir=runs/celeba --inception_weights=inception_v3.weights.h5
+  python -m stargan_tf.evaluate --work_dir=runs/synthetic            # synthetic runs
 
-Every test image is translated into every target domain and the result's attributes are read back
-from its pixels: target accuracy (the changed attribute shows the requested value), all-attributes
-accuracy (every attribute right), and identity error (how much of the image's own content is lost,
-next to the same measure between different images). Two-dataset runs are also scored on the
-cross-dataset translation (RaFD expressions on CelebA-format images).
+Every test image is translated into every target domain. Per target domain it reports:
+classification accuracy (the domain classifier of train_classifier reads the target; next to it,
+its accuracy on real test images, the ceiling), FID between the translations and real training
+images of the domain (on InceptionV3 features with --inception_weights, else on the classifier's
+features, labelled "FID (classifier features)": not comparable with published FIDs), and PSNR and
+SSIM of the reconstruction G(G(x, c_trg), c_org) against x. --metrics picks the measures.
+
+Runs on the built-in synthetic dataset are also scored against its ground truth, read back from
+the pixels: target accuracy, all-attributes accuracy and identity error (and, for two-dataset
+runs, the cross-dataset translation); without a classifier they get that and the reconstruction.
+
+The report is printed and written to <work_dir>/evaluation/<step>.json. Imported generators (no
+discriminator) are evaluated like trained ones.
 """
 
 from absl import flags
@@ -17,13 +28,11 @@ from stargan_tf import flags as flags_lib
 
 def main(argv):
   del argv
-  # After cli loads TF:
-  from stargan_tf import evaluate_lib  # pylint: disable=g-import-not-at-top
-  from stargan_tf import runs  # pylint: disable=g-import-not-at-top
+  from stargan_tf import evaluate_lib  # pylint: disable=g-import-not-at-top (after cli loads TF)
   f = flags.FLAGS
-  restored = runs.Run(f.work_dir).restore(f.test_iters)
-  result = evaluate_lib.evaluate_synthetic(restored.G, restored.config, f.max_images)
-  print(evaluate_lib.format_report(result))
+  _, text, _ = evaluate_lib.evaluate_run(f.work_dir, f.test_iters, f.metrics, f.max_images,
+                                         f.seed, f.batch_size, f.inception_weights)
+  print(text)
 
 
 def run():

@@ -210,11 +210,42 @@ def define_export_flags():
 
 def define_evaluate_flags():
   """Flags of `python -m stargan_tf.evaluate` (idempotent)."""
-  if 'max_images' in FLAGS:
+  if 'inception_weights' in FLAGS:
     return
-  flags.DEFINE_string('work_dir', None, 'Run folder of a synthetic-dataset training run.')
-  flags.DEFINE_integer('test_iters', 0, 'Checkpoint step (0: the latest).')
-  flags.DEFINE_integer('max_images', 512, 'Test images to score.')
+  flags.DEFINE_string('work_dir', None, 'Run folder written by training or by import_torch.')
+  flags.DEFINE_integer('test_iters', 0, 'Checkpoint step (0: the latest).', lower_bound=0)
+  flags.DEFINE_integer('max_images', 512, 'Test images to translate per dataset (a random '
+                       'subset drawn with --seed when the split is larger); also the real '
+                       'images per domain FID compares with.', lower_bound=2)
+  flags.DEFINE_list('metrics', [], 'Any of synthetic (the ground-truth measure of the built-in '
+                    'synthetic dataset), accuracy (the domain classifier\'s accuracy on '
+                    'translated images), fid, reconstruction (PSNR/SSIM of G(G(x, c), c_org) '
+                    'against x). Default: accuracy,fid,reconstruction, and synthetic for runs on '
+                    'the synthetic dataset (--synthetic_images > 0), where accuracy and fid are '
+                    'left out while the run has no classifier.')
+  flags.DEFINE_string('inception_weights', '', 'ImageNet InceptionV3 weights (.weights.h5 of '
+                      'keras.applications.InceptionV3(include_top=False, pooling="avg")) for '
+                      'FID on its 2048-d features; default: FID on the domain classifier\'s '
+                      'features, which is not comparable with published FIDs. Nothing is '
+                      'downloaded.')
+  flags.DEFINE_integer('seed', 0, 'Seed of the image subsets.')
+  flags.DEFINE_integer('batch_size', 32, 'Images per batch.', lower_bound=1)
+  flags.mark_flag_as_required('work_dir')
+
+
+def define_train_classifier_flags():
+  """Flags of `python -m stargan_tf.train_classifier` (idempotent)."""
+  if 'width' in FLAGS:
+    return
+  flags.DEFINE_string('work_dir', None, 'Run folder written by training or by import_torch; the '
+                      'classifier goes to <work_dir>/classifier/.')
+  flags.DEFINE_integer('num_iters', 3000, 'Training iterations (with --dataset=Both, one batch '
+                       'of each dataset per iteration).', lower_bound=1)
+  flags.DEFINE_integer('batch_size', 32, 'Mini-batch size.', lower_bound=1)
+  flags.DEFINE_float('lr', 1e-3, 'Adam learning rate.', lower_bound=0)
+  flags.DEFINE_integer('seed', 0, 'Seed of the weights, data order and flips.')
+  flags.DEFINE_integer('width', 32, 'Channels of the first stage (ResNet-18: 64); the stages '
+                       'have width, 2x, 4x and 8x.', lower_bound=1)
   flags.mark_flag_as_required('work_dir')
 
 

@@ -9,6 +9,9 @@ Layout of `<work_dir>`:
   samples/         <step>-images.png: fixed test images in every domain, every sample_step
   logs/            TensorBoard events
   results/         grids written by `translate`
+  classifier/      the domain classifier of the evaluation (`train_classifier`): its weights and
+                   a JSON record (written as a whole folder, atomically)
+  evaluation/      <step>.json: the scores `evaluate` measured on the checkpoint of that step
   .lock            held by the training process using the folder (an flock: released by the
                    kernel when that process dies, even by kill -9)
 
@@ -37,6 +40,8 @@ CHECKPOINTS = 'checkpoints'
 SAMPLES = 'samples'
 LOGS = 'logs'
 RESULTS = 'results'
+CLASSIFIER = 'classifier'
+EVALUATION = 'evaluation'
 LOCK_FILE = '.lock'
 _CHECKPOINT_PREFIX = 'ckpt'
 _CHECKPOINT_INDEX = re.compile(rf'^{_CHECKPOINT_PREFIX}-(\d+)\.index$')
@@ -96,6 +101,17 @@ class Run:
   @property
   def results_dir(self):
     return self._path(RESULTS)
+
+  @property
+  def classifier_dir(self):
+    return self._path(CLASSIFIER)
+
+  @property
+  def evaluation_dir(self):
+    return self._path(EVALUATION)
+
+  def evaluation_path(self, step):
+    return os.path.join(self.evaluation_dir, f'{step:06d}.json')
 
   @staticmethod
   def sample_name(step):

@@ -32,6 +32,7 @@ import tensorflow as tf
 from stargan_tf import distribute
 from stargan_tf import images
 from stargan_tf import models
+from stargan_tf import progress
 from stargan_tf import runs
 from stargan_tf import train_step
 from stargan_tf.data import pipeline
@@ -147,13 +148,6 @@ def _input_streams(config, train_splits, strategy, start):
                                cache_dir=d_cfg.cache_dir_of(dataset) or None)
     batches[dataset] = iter(strategy.experimental_distribute_dataset(ds.with_options(options)))
   return batches
-
-
-def _format_eta(seconds):
-  seconds = int(seconds)
-  days, rem = divmod(seconds, 86400)
-  text = time.strftime('%H:%M:%S', time.gmtime(rem))
-  return f'{days}d {text}' if days else text
 
 
 class SampleWriter:
@@ -313,7 +307,7 @@ def _log(metrics, lrs, done, num_iters, rate):
   tf.summary.scalar('lr/D', lrs[1], step=done)
   logging.info('step %d/%d | %s | %.2f it/s | ETA %s', done, num_iters,
                ' '.join(f'{k} {v:.4f}' for k, v in sorted(logged.items())), rate,
-               _format_eta((num_iters - done) / max(rate, 1e-9)))
+               progress.format_eta((num_iters - done) / max(rate, 1e-9)))
   return logged
 
 

@@ -114,3 +114,24 @@ def demo_run(tmp_path_factory):
                                synthetic_images=1024 + 256 + 1, test_size=256 + 1, image_size=32)
   trainer.train(config)
   return config
+
+
+@pytest.fixture(scope='session')
+def classifier_data(tmp_path_factory):
+  """A synthetic CelebA-format dataset of 400 images (100 test) and a tiny 32 px config on it,
+  for the domain classifier's tests."""
+  import dataclasses  # pylint: disable=g-import-not-at-top
+  from stargan_tf.data import synthetic  # pylint: disable=g-import-not-at-top
+  root = tmp_path_factory.mktemp('classifier_data')
+  synthetic.generate(str(root / 'data'), num_images=400, seed=3)
+  config = helpers.tiny_config(root / 'data', root / 'run')
+  return dataclasses.replace(config, data=dataclasses.replace(config.data, test_size=101))
+
+
+@pytest.fixture(scope='session')
+def synthetic_classifier(classifier_data):
+  """(model, record) of a small domain classifier trained briefly on classifier_data (record:
+  {'accuracy': its accuracy on the real test images})."""
+  from stargan_tf import classifier_lib  # pylint: disable=g-import-not-at-top
+  model = classifier_lib.train(classifier_data, **helpers.CLASSIFIER_TRAINING)
+  return model, {'accuracy': classifier_lib.real_accuracy(model, classifier_data)}

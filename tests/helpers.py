@@ -112,3 +112,7 @@ def partial_name(path, pid):
   host)."""
   return os.path.join(os.path.dirname(path),
                       f'.{os.path.basename(path)}.partial-{socket.gethostname()}-{pid}-x1')
+
+
+# A short training of a small domain classifier that learns the synthetic attributes at 32 px.
+CLASSIFIER_TRAINING = dict(num_iters=50, batch_size=32, lr=3e-3, width=8, seed=0)

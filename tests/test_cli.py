@@ -10,7 +10,8 @@ import pytest
 from stargan_tf import cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COMMANDS = ('train', 'translate', 'evaluate', 'export', 'tflite', 'cache', 'import_torch', 'demo')
+COMMANDS = ('train', 'translate', 'evaluate', 'export', 'tflite', 'cache', 'import_torch', 'demo',
+            'train_classifier')
 
 # What TensorFlow 2.21 printed while loading on a machine without a GPU (stargan_tf/cli.py).
 START_UP = '''WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
@@ -94,6 +95,7 @@ def _imports(path):
 
 
 @pytest.mark.parametrize('path', ['stargan_tf/translate_lib.py', 'stargan_tf/evaluate_lib.py',
+                                  'stargan_tf/classifier_lib.py',
                                   'stargan_tf/export_lib.py', 'stargan_tf/tflite_lib.py',
                                   'stargan_tf/import_torch_lib.py', 'serving/client.py'] +
                          [f'stargan_tf/{c}.py' for c in COMMANDS if c != 'train'])
