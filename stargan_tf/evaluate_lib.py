@@ -8,10 +8,10 @@ into every target of `LabelSpace.create_labels`, and for each target domain:
                    classifier's accuracy on the real test images of that domain, the ceiling,
   FID              the Fréchet distance (`metrics`) between the translations and real training
                    images of the target domain (StarGAN v2's protocol): up to --max_images of
-                   the class, or for an attribute, images with it set and unset in the
-                   proportion the targets set it (all set for a hair colour, the opposite of
-                   the sources for a flip); on InceptionV3's pool features with
-                   --inception_weights, else on the classifier's features, which is labelled
+                   the class; for an attribute, the translations that set it against images
+                   that have it and those that unset it against images without it (a flip has
+                   both), averaged weighted by the translations; on InceptionV3's pool
+                   features with --inception_weights, else on the classifier's features, which is labelled
                    so everywhere and is not comparable with published FIDs,
   PSNR, SSIM       of the reconstruction G(G(x, c_trg), c_org) against x, in [0, 1].
 A two-dataset run translates the test images of each dataset into the domains of both.
@@ -187,22 +187,19 @@ def _batches(config, dataset, paths, labels, batch_size):
 
 
 def _reference(part, column, c_train, target_values, limit, rng):
-  """Indices of training images of a target domain (see the module docstring), or None when the
-  domain has fewer than 2 training images of a needed kind."""
+  """{target value: indices of training images with that value of the target domain's column}
+  for each value the targets take (a class: 1 only), up to `limit` each; None when a needed
+  value has fewer than 2 training images."""
   has = c_train[:, column] > 0.5
-  if part.kind == labels_lib.ONE_HOT:
-    wanted = {True: limit}
-  else:
-    on = int(round(limit * float(np.mean(target_values))))
-    wanted = {True: on, False: limit - on}
-  chosen = []
-  for value, count in wanted.items():
+  values = [True] if part.kind == labels_lib.ONE_HOT else sorted(
+      {bool(v > 0.5) for v in np.asarray(target_values)})
+  chosen = {}
+  for value in values:
     pool = np.flatnonzero(has == value)
-    if count and not len(pool):
+    if len(pool) < 2:
       return None
-    chosen.append(pool[_subset(len(pool), count, rng)])
-  chosen = np.sort(np.concatenate(chosen))
-  return chosen if len(chosen) >= 2 else None
+    chosen[value] = np.sort(pool[_subset(len(pool), limit, rng)])
+  return chosen
 
 
 class _Row:
@@ -302,8 +299,8 @@ def _fids(config, rows, features, limit, rng, batch_size):
                                  np.concatenate(row.targets), limit, rng)
   real = {}
   for ds, (paths, c) in train.items():
-    needed = sorted({int(i) for key, idx in references.items() if idx is not None and
-                     rows[key][0].dataset == ds for i in idx})
+    needed = sorted({int(i) for key, groups in references.items() if groups is not None and
+                     rows[key][0].dataset == ds for idx in groups.values() for i in idx})
     if not needed:
       continue
     logging.info('FID: features of %d real %s training images.', len(needed), ds)
@@ -311,14 +308,23 @@ def _fids(config, rows, features, limit, rng, batch_size):
         config, ds, [paths[i] for i in needed], c[needed], batch_size)])
     real[ds] = dict(zip(needed, f))
   fid = {}
-  for key, idx in references.items():
+  for key, groups in references.items():
     part, _, row = rows[key]
-    if idx is None:
+    if groups is None:
       logging.warning('FID of %s -> %s left out: fewer than 2 real training images of the '
                       'target domain.', *key)
       continue
-    fid[key] = metrics_lib.frechet_distance_of(np.concatenate(row.features),
-                                               np.stack([real[part.dataset][i] for i in idx]))
+    fakes, on = np.concatenate(row.features), np.concatenate(row.targets) > 0.5
+    distances, counts = [], []
+    for value, idx in groups.items():
+      group = fakes if part.kind == labels_lib.ONE_HOT else fakes[on == value]
+      if len(group) < 2:
+        continue
+      distances.append(metrics_lib.frechet_distance_of(
+          group, np.stack([real[part.dataset][i] for i in idx])))
+      counts.append(len(group))
+    if distances:
+      fid[key] = float(np.average(distances, weights=counts))
   return fid
 
 

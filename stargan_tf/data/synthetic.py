@@ -18,10 +18,11 @@ above and below the square that the crop drops.
        |  hair band: black / blond / brown           |   Black_Hair | Blond_Hair | Brown_Hair
  v=0.2 +---------+-------------------------+---------+
        |         |                         |         |
-       |  Young  |  identity: random bg    |  Young  |   Young: green / Not young: light grey
+       |  Young  |  identity: skin-like bg |  Young  |   Young: green / Not young: light grey
        |  strip  |  colour + one circle,   |  strip  |
        |         |  square or triangle of  |         |
-       |         |  random colour/size/pos |         |
+       |         |  blue-red colour, random|         |
+       |         |  size and position      |         |
  v=0.6 |         |   +-----------------+   |         |
        |         |   | expression mark |   |         |   8 expressions: 8 colours
  v=0.8 +---------+---+-----------------+---+---------+
@@ -40,6 +41,17 @@ Which dataset labels what:
 
 Sampling: hair colour uniform over the three (exactly one per image), Male and Young fair coins,
 expression uniform over the eight, all independent of each other and of the identity content.
+
+Identity colours: the background of the identity region is a skin-like colour from dark brown to
+pale (`background_rgb`), the shape's colour one from dark blue to red (`shape_rgb`), each a point
+of a curved line through RGB drawn uniformly along it. They used to be uniform over the whole RGB
+cube (image design 1), and then StarGAN's losses had a cheaper solution than keeping the content:
+a uniform colour distribution is unchanged by colour maps such as (R, G, B) -> (-B, G, -R) in
+[-1, 1] units, so a fake whose colours went through such a map looked as real to D as any image,
+and applying the same map again (an involution) reconstructed the input for the cycle loss. A
+trained demo G did exactly that: its fakes' background colours were that map of the input's
+(affine fit R^2 0.93). On a curved line no such simple map takes the colours back into the data,
+so D rejects them, and keeping the colours is the cheapest way to pass both D and the cycle.
 Prototype colours are >= 150 apart in RGB within each label, so JPEG noise and resizing to 32 px
 never flip a measurement. Measurements average the inner part of a region (`MARGIN` away from its
 borders, which is more than the antialiasing footprint at 32 px) and pick the nearest prototype
@@ -66,6 +78,10 @@ from stargan_tf import labels as labels_lib
 SYNTHETIC_ATTRS = ('Black_Hair', 'Blond_Hair', 'Brown_Hair', 'Male', 'Young')
 ATTR_FILE = 'list_attr_celeba.txt'
 MARKS_FILE = 'EXPRESSION_MARKS'  # present in a CelebA-format dataset written with expressions=True
+# Written into every dataset folder: the version of the image design (2: identity colours on
+# curves; folders without the file were written by version 1, colours over the whole RGB cube).
+FORMAT_FILE = 'SYNTHETIC_FORMAT'
+FORMAT = '2'
 IMAGE_DIR = 'img_align_celeba'
 RAFD_SPLITS = ('train', 'test')  # the sub-folders written by generate_rafd
 WIDTH, HEIGHT = 178, 218  # CelebA aligned image size
@@ -91,6 +107,10 @@ YOUNG_RGB = np.array([[200, 200, 200], [60, 210, 70]], np.float32)  # [not young
 # The corners of the RGB cube pulled in (>= 175 apart), in labels.RAFD_CLASSES order.
 EXPRESSION_RGB = np.array(list(itertools.product((40, 215), repeat=3)), np.float32)
 
+# Identity colours lie on two curved lines of RGB (dark end, light end, per-channel exponent),
+# not all over the RGB cube: see the module docstring for why.
+BACKGROUND_CURVE = ((70, 40, 25), (250, 225, 200), (0.7, 1.0, 1.4))
+SHAPE_CURVE = ((30, 50, 150), (210, 40, 60), (0.8, 1.5, 1.0))
 _SHAPES = ('circle', 'square', 'triangle')
 _LOG_EVERY = 1000
 # Entropy appended to the seed for the random streams other than the CelebA-format content.
@@ -190,17 +210,33 @@ def identity_error(x_in, x_out, exclude_mouth=False):
   return np.abs(x_in[:, rows, cols] - x_out[:, rows, cols]).mean(axis=(1, 2, 3), where=keep)
 
 
+def _on_curve(t, dark, light, exponents):
+  """Colours (0..255 ints) along a curve from `dark` (t=0) to `light` (t=1), channel k moving as
+  t ** exponents[k]: [N, 3]."""
+  t = np.asarray(t)[:, None]
+  dark, light = np.array(dark, np.float64), np.array(light, np.float64)
+  return np.round(dark + (light - dark) * t**np.array(exponents)).astype(int)
+
+
+def background_rgb(t):
+  """The identity region's background colour for t in [0, 1]: dark brown to pale, skin-like."""
+  return _on_curve(t, BACKGROUND_CURVE[0], BACKGROUND_CURVE[1], BACKGROUND_CURVE[2])
+
+
+def shape_rgb(t):
+  """The shape's colour for t in [0, 1]: dark blue to red."""
+  return _on_curve(t, SHAPE_CURVE[0], SHAPE_CURVE[1], SHAPE_CURVE[2])
+
+
 def _sample(rng, num_images):
   """The random content of every image, drawn up front so images can be drawn in any order."""
-  background = rng.integers(0, 256, (num_images, 3))
   radius = rng.uniform(0.08, 0.17, num_images)
   return {
       'hair': rng.integers(0, 3, num_images),
       'male': rng.integers(0, 2, num_images),
       'young': rng.integers(0, 2, num_images),
-      'background': background,
-      # Every channel differs from the background by >= 80 (mod 256), so the shape is visible.
-      'shape_rgb': (background + rng.integers(80, 177, (num_images, 3))) % 256,
+      'background': background_rgb(rng.uniform(0, 1, num_images)),
+      'shape_rgb': shape_rgb(rng.uniform(0, 1, num_images)),
       'shape': rng.integers(0, len(_SHAPES), num_images),
       'radius': radius,
       'center_u': rng.uniform(0.22 + radius, 0.78 - radius),
@@ -303,7 +339,7 @@ def _write_dataset(out_dir, p, image_paths, text_files, description):
       for done, _ in enumerate(pool.map(write, range(num_images)), start=1):
         if done % _LOG_EVERY == 0 or done == num_images:
           logging.info('Synthetic dataset: %d / %d images', done, num_images)
-    for name, text in text_files.items():
+    for name, text in {**text_files, FORMAT_FILE: FORMAT + '\n'}.items():
       with open(os.path.join(tmp, name), 'w') as f:
         f.write(text)
 
@@ -382,7 +418,8 @@ def generate_rafd(out_dir, num_images=4000, seed=0, test_fraction=0.1):
 
 
 def _ensure(out_dir, marker, make, count, num_images):
-  """Runs make() unless `marker` exists; warns if the existing dataset's count() != num_images."""
+  """Runs make() unless `marker` exists; warns if the existing dataset has another image design
+  (FORMAT_FILE) or count() != num_images."""
   if not os.path.exists(marker):
     try:
       make()
@@ -390,6 +427,13 @@ def _ensure(out_dir, marker, make, count, num_images):
       if not os.path.exists(marker):  # else another process generated it meanwhile
         raise
     return
+  format_path = os.path.join(out_dir, FORMAT_FILE)
+  written = open(format_path).read().strip() if os.path.exists(format_path) else '1'
+  if written != FORMAT:
+    logging.warning('The synthetic dataset in %s was written by an earlier version of stargan-tf '
+                    '(image design %s, now %s: the identity colours differ), so results will not '
+                    'match the documented ones; delete the folder to regenerate it.', out_dir,
+                    written, FORMAT)
   existing = count()
   if existing != str(num_images):
     logging.warning(
