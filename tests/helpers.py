@@ -49,11 +49,13 @@ def with_train(config, **values):
   return dataclasses.replace(config, train=dataclasses.replace(config.train, **values))
 
 
-def demo_config(root, num_iters, synthetic_images, test_size=2000, image_size=32, both=False):
+def demo_config(root, num_iters, synthetic_images, test_size=2000, image_size=32, both=False,
+                lr=None):
   """configs/synthetic.flags's model and data at a constant learning rate, under `root`.
 
   The set-up of the slow tests that need a generator really trained on the synthetic dataset;
   both=True: configs/synthetic_both.flags's (the two synthetic datasets, written on first use).
+  lr: G's and D's learning rate (default: the paper's 1e-4; the demo configurations use more).
   """
   c = config_lib.Config()
   config = config_lib.Config(
@@ -66,7 +68,8 @@ def demo_config(root, num_iters, synthetic_images, test_size=2000, image_size=32
       loss=c.loss,
       train=dataclasses.replace(c.train, work_dir=str(root / 'run'), num_iters=num_iters,
                                 num_iters_decay=0, log_step=100, sample_step=num_iters,
-                                model_save_step=num_iters))
+                                model_save_step=num_iters, g_lr=lr or c.train.g_lr,
+                                d_lr=lr or c.train.d_lr))
   return joint(config, root / 'both') if both else config.validate()
 
 

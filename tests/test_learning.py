@@ -1,17 +1,15 @@
 """Learning tests: training on the synthetic datasets learns what was asked, measured exactly.
 
-One dataset: the demo's set-up (configs/synthetic.flags) cut to its first 1,500 iterations at a
-constant learning rate. The attributes are learned within ~1,000 iterations, the identity content
-more slowly. Measured in this set-up on 2026-11-26 (256 test images; identity error against the
-error between different images):
+One dataset: the demo's set-up (configs/synthetic.flags, its learning rate) cut to its first 1,500
+iterations at a constant learning rate. Two datasets (the mask vector): see the second test.
 
-  iterations   500    1,000  1,500  2,000  (4,000 in an earlier version of this test)
-  target acc   0.961  1.000  1.000  1.000
-  all attrs    0.635  0.997  0.999  0.999
-  identity     1.00   0.94   0.87   0.79   (0.74)
-
-Two datasets (the mask vector): see the second test.
+The demos' own bound on identity (identity error at most 0.25 of the error between different
+images) takes their full schedules (10,000 and 6,000 iterations, several minutes each), longer
+than the suite can spend; docs/demo.md has those runs, three seeds each. These tests hold the
+same runs at 1,500 iterations to the bounds measured there, with a margin.
 """
+
+import os
 
 import helpers
 import pytest
@@ -22,11 +20,24 @@ from stargan_tf import trainer
 
 ITERS = 1500
 JOINT_ITERS = 1500
+# Identity error at 1,500 iterations as a fraction of the error between images (measured in
+# docs/demo.md's table, with a margin).
+SINGLE_BOUND = 0.6
+JOINT_BOUND = 0.6
+CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, 'configs')
+
+
+def _demo_lr(flagfile):
+  """The G learning rate set in configs/<flagfile> (the demos set G's and D's alike)."""
+  with open(os.path.join(CONFIGS, flagfile)) as f:
+    [lr] = [line.split('=', 1)[1] for line in f.read().splitlines() if line.startswith('--g_lr=')]
+  return float(lr)
 
 
 def _train_and_score(root, num_iters, both=False):
   """Trains the demo set-up under root; returns evaluate_synthetic's scores on 256 test images."""
-  config = helpers.demo_config(root, num_iters, synthetic_images=6000, both=both)
+  lr = _demo_lr('synthetic_both.flags' if both else 'synthetic.flags')
+  config = helpers.demo_config(root, num_iters, synthetic_images=6000, both=both, lr=lr)
   trainer.train(config)
   G = runs.Run(config.train.work_dir).restore().G
   result = evaluate.evaluate_synthetic(G, config, max_images=256)
@@ -42,9 +53,9 @@ def test_generator_learns_the_requested_attributes(tmp_path_factory):
   for name, acc in result['target_acc'].items():
     assert acc >= 0.9, (name, result)
   assert result['mean_all_acc'] >= 0.9, result
-  # The identity content (background, shape) is kept: closer to the input than another image is
-  # (the joint test below, which learns identity faster, asserts 0.8).
-  assert result['identity_error'] < 0.95 * result['identity_error_between_images'], result
+  # The identity content (background, shape) is kept: well closer to the input than another
+  # image is (see docs/demo.md for the measurement).
+  assert result['identity_error'] < SINGLE_BOUND * result['identity_error_between_images'], result
 
 
 @pytest.mark.slow
@@ -68,4 +79,4 @@ def test_joint_training_puts_second_dataset_classes_on_first_dataset_images(tmp_
     assert acc >= 0.75, (name, result)
   assert result['mean_cross_acc'] >= 0.9, result
   assert result['mean_cross_kept_acc'] >= 0.7, result
-  assert result['identity_error'] < 0.8 * result['identity_error_between_images'], result
+  assert result['identity_error'] < JOINT_BOUND * result['identity_error_between_images'], result
