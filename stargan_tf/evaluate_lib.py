@@ -385,7 +385,7 @@ def evaluate_run(work_dir, test_iters=0, metrics=(), max_images=512, seed=0, bat
   restored = run.restore(test_iters)
   report = {'work_dir': work_dir, 'step': restored.step, 'seed': seed, 'max_images': max_images,
             'metrics': list(chosen)}
-  texts = [f'{work_dir}, checkpoint step {restored.step} (seed {seed})']
+  texts = [f'{work_dir}, checkpoint step {restored.step} (evaluation seed {seed})']
   if 'synthetic' in chosen:
     report['synthetic'] = evaluate_synthetic(restored.G, config, max_images)
     texts.append(format_report(report['synthetic']))

@@ -102,16 +102,24 @@ def test_fid_reference_matches_the_targets():
   c_train = np.zeros([100, 5], np.float32)
   c_train[:30, 3] = 1  # 30 male, 70 female
   rng = np.random.default_rng(0)
-  # Targets set Male for a quarter of the images: a quarter of the reference is male.
-  idx = evaluate._reference(part, 3, c_train, np.array([1, 0, 0, 0]), 40, rng)
-  assert len(idx) == 40 and c_train[idx, 3].sum() == 10
-  assert np.array_equal(idx, np.unique(idx))
+  # Targets that set Male for some images and unset it for others (a flip): a reference of male
+  # images for the first, of female images for the second, up to 40 each.
+  groups = evaluate._reference(part, 3, c_train, np.array([1, 0, 0, 0]), 40, rng)
+  assert set(groups) == {True, False}
+  assert len(groups[True]) == 30 and c_train[groups[True], 3].all()
+  assert len(groups[False]) == 40 and not c_train[groups[False], 3].any()
+  for idx in groups.values():
+    assert np.array_equal(idx, np.unique(idx))
   # A target every image gets (a hair colour): only images with it, as many as there are.
-  assert c_train[evaluate._reference(part, 3, c_train, np.ones(4), 40, rng), 3].sum() == 30
+  groups = evaluate._reference(part, 3, c_train, np.ones(4), 40, rng)
+  assert list(groups) == [True] and len(groups[True]) == 30
+  # Fewer than 2 images of a needed value: no reference.
+  c_train[1:30, 3] = 0
+  assert evaluate._reference(part, 3, c_train, np.ones(4), 40, rng) is None
   assert evaluate._reference(part, 0, c_train, np.ones(4), 40, rng) is None  # no black hair
   rafd = labels_lib.rafd_part()
   c = np.eye(8, dtype=np.float32)[np.arange(40) % 8]
-  assert sorted(evaluate._reference(rafd, 2, c, np.ones(3), 40, rng)) == list(range(2, 40, 8))
+  assert list(evaluate._reference(rafd, 2, c, np.ones(3), 40, rng)[True]) == list(range(2, 40, 8))
 
 
 def test_resolve_metrics(tiny_config):

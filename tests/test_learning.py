@@ -22,8 +22,8 @@ ITERS = 1500
 JOINT_ITERS = 1500
 # Identity error at 1,500 iterations as a fraction of the error between images (measured in
 # docs/demo.md's table, with a margin).
-SINGLE_BOUND = 0.6
-JOINT_BOUND = 0.6
+SINGLE_BOUND = 0.4  # measured 0.31
+JOINT_BOUND = 0.45  # measured 0.36
 CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, 'configs')
 
 
@@ -61,22 +61,20 @@ def test_generator_learns_the_requested_attributes(tmp_path_factory):
 @pytest.mark.slow
 def test_joint_training_puts_second_dataset_classes_on_first_dataset_images(tmp_path_factory):
   """The paper's cross-dataset result on the two synthetic datasets (configs/synthetic_both.flags
-  at a constant learning rate): no CelebA-format image is labelled with an expression, yet G puts
-  each RaFD-layout class's mark on them, keeping their attributes.
+  at its learning rate, kept constant): no CelebA-format image is labelled with an expression,
+  yet G puts each RaFD-layout class's mark on them, keeping their attributes.
 
-  Measured at 1,500 iterations on 2026-11-26 (256 test images): CelebA target accuracy 0.981
-  (lowest Young, 0.910), expression accuracy 0.987 (lowest class 0.957; chance and the identity
-  mapping 0.125), attributes kept under an expression target 0.898, identity error 0.42 against
-  0.65 between images.
+  Measured at 1,500 iterations on 2026-12-01 (256 test images): every CelebA target accuracy
+  1.000, expression accuracy 0.984 (lowest class 0.957; chance and the identity mapping 0.125),
+  attributes kept under an expression target 1.000, identity error 0.166 against 0.462 between
+  images (0.36).
   """
   result = _train_and_score(tmp_path_factory.mktemp('joint_learning'), JOINT_ITERS, both=True)
-  # Young is the last CelebA attribute learned here (0.910 at 1,500 iterations).
   for name, acc in result['target_acc'].items():
-    assert acc >= 0.8, (name, result)
-  assert result['mean_target_acc'] >= 0.9, result
+    assert acc >= 0.9, (name, result)
   assert result['mean_all_acc'] >= 0.9, result
   for name, acc in result['cross_acc'].items():
-    assert acc >= 0.75, (name, result)
-  assert result['mean_cross_acc'] >= 0.9, result
-  assert result['mean_cross_kept_acc'] >= 0.7, result
+    assert acc >= 0.85, (name, result)
+  assert result['mean_cross_acc'] >= 0.93, result
+  assert result['mean_cross_kept_acc'] >= 0.9, result
   assert result['identity_error'] < JOINT_BOUND * result['identity_error_between_images'], result

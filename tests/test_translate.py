@@ -216,8 +216,8 @@ def test_cli_flagfile_with_overrides_then_translate(tmp_path, synthetic_dir):
   assert train.returncode == 0, train.stderr[-3000:]
   assert 'step 2/2' in train.stderr
   assert 'ETA' in train.stderr
-  # The flag file's --num_iters_decay=3000 is longer than this run: it decays over the run.
-  assert '--num_iters_decay=3000 is longer than --num_iters=2' in train.stderr
+  # The flag file's --num_iters_decay=5000 is longer than this run: it decays over the run.
+  assert '--num_iters_decay=5000 is longer than --num_iters=2' in train.stderr
   saved = runs.Run(str(work_dir)).load_config()
   assert (saved.model.g_conv_dim, saved.model.image_size) == (8, 32)
   assert saved.train.num_iters_decay == 2
