@@ -227,6 +227,10 @@ def test_identity_colours_lie_on_their_curves(dataset):
   mapped[:, 1] = corner[:, 1]
   off = np.sqrt(((mapped[:, None] - curve[None]) ** 2).sum(-1)).min(axis=1)
   assert np.median(off) > 60, off
+  # Every shape colour stands out from every background colour.
+  t = np.linspace(0, 1, 501)
+  shape = synthetic.shape_rgb(t).astype(np.float32)
+  assert np.sqrt(((curve[::2, None] - shape[None]) ** 2).sum(-1)).min() >= 60
 
 
 WRITERS = [synthetic.generate, synthetic.generate_rafd]

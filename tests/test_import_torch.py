@@ -198,15 +198,12 @@ def _dumps(value, py2_strings=False):
       for item in v:
         emit(item)
       out.extend(b'e')
-    elif isinstance(v, collections.OrderedDict):
-      emit(_Call(_Global('collections', 'OrderedDict'), ()))
-      out.extend(b'(')
-      for key, item in v.items():
-        emit(key)
-        emit(item)
-      out.extend(b'u')
     elif isinstance(v, dict):
-      out.extend(b'}(')
+      if isinstance(v, collections.OrderedDict):
+        emit(_Call(_Global('collections', 'OrderedDict'), ()))
+        out.extend(b'(')
+      else:
+        out.extend(b'}(')
       for key, item in v.items():
         emit(key)
         emit(item)

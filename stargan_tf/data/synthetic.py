@@ -52,6 +52,8 @@ and applying the same map again (an involution) reconstructed the input for the 
 trained demo G did exactly that: its fakes' background colours were that map of the input's
 (affine fit R^2 0.93). On a curved line no such simple map takes the colours back into the data,
 so D rejects them, and keeping the colours is the cheapest way to pass both D and the cycle.
+The two curves stay >= 60 apart in RGB, so the shape is always visible on its background.
+
 Prototype colours are >= 150 apart in RGB within each label, so JPEG noise and resizing to 32 px
 never flip a measurement. Measurements average the inner part of a region (`MARGIN` away from its
 borders, which is more than the antialiasing footprint at 32 px) and pick the nearest prototype
@@ -220,12 +222,12 @@ def _on_curve(t, dark, light, exponents):
 
 def background_rgb(t):
   """The identity region's background colour for t in [0, 1]: dark brown to pale, skin-like."""
-  return _on_curve(t, BACKGROUND_CURVE[0], BACKGROUND_CURVE[1], BACKGROUND_CURVE[2])
+  return _on_curve(t, *BACKGROUND_CURVE)
 
 
 def shape_rgb(t):
   """The shape's colour for t in [0, 1]: dark blue to red."""
-  return _on_curve(t, SHAPE_CURVE[0], SHAPE_CURVE[1], SHAPE_CURVE[2])
+  return _on_curve(t, *SHAPE_CURVE)
 
 
 def _sample(rng, num_images):
@@ -428,7 +430,10 @@ def _ensure(out_dir, marker, make, count, num_images):
         raise
     return
   format_path = os.path.join(out_dir, FORMAT_FILE)
-  written = open(format_path).read().strip() if os.path.exists(format_path) else '1'
+  written = '1'
+  if os.path.exists(format_path):
+    with open(format_path) as f:
+      written = f.read().strip()
   if written != FORMAT:
     logging.warning('The synthetic dataset in %s was written by an earlier version of stargan-tf '
                     '(image design %s, now %s: the identity colours differ), so results will not '
