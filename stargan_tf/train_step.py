@@ -87,9 +87,12 @@ class Steps:
   def _d_grads(self, x_real, c_org, c_trg, alpha, dataset):
     cfg, space = self.loss_config, self.label_space
     x_fake = tf.cast(self.G(x_real, space.embed(c_trg, dataset), training=True), tf.float32)
+    n = tf.shape(x_real)[0]
     with tf.GradientTape() as tape:
-      out_src_real, out_cls_real = self.D(x_real, training=True)
-      out_src_fake, _ = self.D(tf.stop_gradient(x_fake), training=True)
+      # D has no batch-dependent layers, so one call on real and fake images together gives
+      # each image the score of its own call, with fewer, larger kernels.
+      out_src, out_cls = self.D(tf.concat([x_real, tf.stop_gradient(x_fake)], 0), training=True)
+      out_src_real, out_src_fake, out_cls_real = out_src[:n], out_src[n:], out_cls[:n]
       gp = losses.gradient_penalty(lambda x: self.D(x, training=True)[0], x_real, x_fake, alpha)
       total, parts = losses.discriminator_loss(
           out_src_real, out_cls_real, c_org, out_src_fake, gp, cfg.lambda_cls, cfg.lambda_gp,
