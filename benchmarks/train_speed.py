@@ -38,6 +38,7 @@ import tensorflow as tf
 
 import machine  # benchmarks/machine.py, beside this script
 from stargan_tf import config as config_lib
+from stargan_tf import distribute
 from stargan_tf import labels
 from stargan_tf import models
 from stargan_tf import runs
@@ -101,11 +102,14 @@ def make_steps(size, precision, jit_compile):
   train = config_lib.TrainConfig(precision=precision)
   strategy = tf.distribute.get_strategy()
   keras.utils.set_random_seed(0)
+  device_kind = distribute.device_kind(strategy)
+  distribute.warn_if_bfloat16_emulated(precision, device_kind)
   with strategy.scope(), trainer.dtype_policy(precision):
-    G, D = models.build(model, labels.label_space('CelebA'))
+    G, D = models.build(model, labels.label_space('CelebA'), device_kind=device_kind)
     g_opt = runs.build_optimizer(train.g_lr, train, G.trainable_variables)
     d_opt = runs.build_optimizer(train.d_lr, train, D.trainable_variables)
     rng = tf.random.Generator.from_seed(0)
+  trainer.log_convolutions({'G': G, 'D': D}, device_kind)
   return train_step.Steps(G, D, g_opt, d_opt, config_lib.LossConfig(),
                           labels.label_space('CelebA'), strategy, rng, jit_compile=jit_compile)
 

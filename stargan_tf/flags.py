@@ -92,7 +92,9 @@ def define_train_flags():
                        lower_bound=0)
   flags.DEFINE_enum('precision', _T.precision, list(config_lib.PRECISIONS), 'Keras dtype policy: '
                     'float32, mixed_bfloat16 (fast on TPUs, recent GPUs and CPUs with AMX/AVX512 '
-                    'bf16), mixed_float16 (GPUs; with loss scaling).')
+                    'bf16 when oneDNN is on; other CPUs emulate it, many times slower than '
+                    'float32, and training warns at start-up), mixed_float16 (GPUs; with loss '
+                    'scaling).')
   flags.DEFINE_boolean('jit_compile', _T.jit_compile, 'Compile each replica\'s forward and '
                        'backward pass with XLA.')
 

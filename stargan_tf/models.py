@@ -26,6 +26,8 @@ checks the layer against GroupNormalization on the same weights.
 import keras
 import tensorflow as tf
 
+from stargan_tf import distribute
+
 
 class InstanceNormalization(keras.layers.GroupNormalization):
   """Instance norm of NHWC images: GroupNormalization(groups=-1) with 4-D statistics.
@@ -84,7 +86,8 @@ class Conv2D(keras.layers.Conv2D):
 
   The weights, their names and the result are those of keras.layers.Conv2D; `impl` only selects
   the TensorFlow kernels that compute it, because on CPU TensorFlow's convolution gradients are
-  slow for some of StarGAN's layer shapes (`benchmarks/train_speed.py --profile_layers`):
+  slow for some of StarGAN's layer shapes (`benchmarks/train_speed.py --profile_layers`). GPUs
+  (cuDNN) and TPUs have no such slow shapes, so there 'auto' is always native:
 
     native      tf.nn.conv2d.
     transposed  (stride 1, 'same', odd kernel) the same convolution as a stride-1 transposed
@@ -94,27 +97,34 @@ class Conv2D(keras.layers.Conv2D):
                 into one [N, OH, OW, kh*kw*C] tensor and multiply by the kernel as a matrix; all
                 derivatives, including the second ones of the gradient penalty, are slices, pads
                 and matmuls. Much faster for D's deepest layers (4x4x1024 -> 2x2x2048: 16x).
-    auto        (default) transposed for a stride-1 'same' odd-kernel convolution with at least
-                TRANSPOSED_MIN_CHANNEL_RATIO times more input channels than filters; otherwise
-                patches when the layer is built for a fixed input size
-                (`fixed_input_size=True`, as in D), its output has at most
+    auto        (default) native on a GPU or TPU. On a CPU: transposed for a stride-1 'same'
+                odd-kernel convolution with at least TRANSPOSED_MIN_CHANNEL_RATIO times more
+                input channels than filters; otherwise patches when the layer is built for a
+                fixed input size (`fixed_input_size=True`, as in D), its output has at most
                 PATCHES_MAX_OUTPUT_PIXELS pixels and its input at least
                 PATCHES_MIN_INPUT_CHANNELS channels; native otherwise. The choice is made in
-                `build` from the input shape and kept in `self.resolved_impl`.
+                `build` from `device_kind` and the input shape, and kept in
+                `self.resolved_impl`.
+
+  `device_kind` ('CPU', 'GPU' or 'TPU') is the kind of device the layer will run on; None (the
+  default) takes that of the tf.distribute strategy current at `build` (`distribute.device_kind`).
+  It matters to 'auto' only: the other `impl` values are used as given on any device.
 
   `tests/test_models.py` checks every implementation against keras.layers.Conv2D: outputs, first
   and second derivatives.
   """
 
-  def __init__(self, *args, impl='auto', fixed_input_size=False, **kwargs):
+  def __init__(self, *args, impl='auto', fixed_input_size=False, device_kind=None, **kwargs):
     super().__init__(*args, **kwargs)
     if impl not in CONV_IMPLS:
       raise ValueError(f'Conv2D {self.name!r}: impl must be one of {", ".join(CONV_IMPLS)}, '
                        f'got {impl!r}.')
+    _check_device_kind(f'Conv2D {self.name!r}', device_kind)
     if self.data_format != 'channels_last' or tuple(self.dilation_rate) != (1, 1):
       raise ValueError(f'Conv2D {self.name!r}: only channels_last without dilation is supported.')
     self.impl = impl
     self.fixed_input_size = fixed_input_size
+    self.device_kind = device_kind
     self.resolved_impl = None
     self._built_size = None
 
@@ -126,6 +136,8 @@ class Conv2D(keras.layers.Conv2D):
     super().build(input_shape)
     height, width, channels = input_shape[1], input_shape[2], input_shape[3]
     impl = self.impl
+    if impl == 'auto' and (self.device_kind or distribute.device_kind()) != 'CPU':
+      impl = 'native'
     if impl == 'auto':
       out_pixels = None
       if self.fixed_input_size and height is not None and width is not None:
@@ -183,13 +195,46 @@ class Conv2D(keras.layers.Conv2D):
 
   def get_config(self):
     return {**super().get_config(), 'impl': self.impl,
-            'fixed_input_size': self.fixed_input_size}
+            'fixed_input_size': self.fixed_input_size, 'device_kind': self.device_kind}
 
 
-def _conv(filters, kernel_size, strides, name, use_bias=False, padding='same',
+def _check_device_kind(owner, device_kind):
+  if device_kind is not None and device_kind not in distribute.DEVICE_KINDS:
+    raise ValueError(f'{owner}: device_kind must be None or one of '
+                     f'{", ".join(distribute.DEVICE_KINDS)}, got {device_kind!r}.')
+
+
+def _conv(filters, kernel_size, strides, name, device_kind, use_bias=False, padding='same',
           fixed_input_size=False):
   return Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=use_bias,
-                name=name, fixed_input_size=fixed_input_size)
+                name=name, fixed_input_size=fixed_input_size, device_kind=device_kind)
+
+
+def conv_summary(model):
+  """How `model`'s `Conv2D` layers compute: 'native x15, transposed x1 (conv_out)'.
+
+  Counts per resolved implementation, naming the layers that are not native by their path in the
+  model ('res1/conv2'); layers not built yet count as 'unbuilt'.
+  """
+  paths = {}
+  for path, layer in _conv_layers(model):
+    paths.setdefault(layer.resolved_impl or 'unbuilt', []).append(path)
+  parts = []
+  for impl in CONV_IMPLS[1:] + ('unbuilt',):
+    if impl in paths:
+      names = '' if impl == 'native' else f' ({", ".join(paths[impl])})'
+      parts.append(f'{impl} x{len(paths[impl])}{names}')
+  return ', '.join(parts) or 'none'
+
+
+def _conv_layers(layer, prefix=''):
+  """(path, layer) of every `Conv2D` inside `layer`, paths like 'res1/conv2', in creation order."""
+  # pylint: disable-next=protected-access
+  for sub in layer._flatten_layers(include_self=False, recursive=False):
+    if isinstance(sub, Conv2D):
+      yield prefix + sub.name, sub
+    else:
+      yield from _conv_layers(sub, f'{prefix}{sub.name}/')
 
 
 def _check_positive(cls_name, **values):
@@ -214,13 +259,15 @@ def _with_channels(shape, channels):
 class ResidualBlock(keras.layers.Layer):
   """conv3x3 -> IN -> ReLU -> conv3x3 -> IN, plus the identity; channels unchanged, no biases."""
 
-  def __init__(self, filters, **kwargs):
+  def __init__(self, filters, device_kind=None, **kwargs):
     super().__init__(**kwargs)
     _check_positive('ResidualBlock', filters=filters)
+    _check_device_kind('ResidualBlock', device_kind)
     self.filters = filters
-    self.conv1 = _conv(filters, 3, 1, name='conv1')
+    self.device_kind = device_kind
+    self.conv1 = _conv(filters, 3, 1, name='conv1', device_kind=device_kind)
     self.norm1 = _instance_norm('norm1')
-    self.conv2 = _conv(filters, 3, 1, name='conv2')
+    self.conv2 = _conv(filters, 3, 1, name='conv2', device_kind=device_kind)
     self.norm2 = _instance_norm('norm2')
 
   def build(self, input_shape):
@@ -238,11 +285,14 @@ class ResidualBlock(keras.layers.Layer):
     return input_shape
 
   def get_config(self):
-    return {**super().get_config(), 'filters': self.filters}
+    return {**super().get_config(), 'filters': self.filters, 'device_kind': self.device_kind}
 
 
 class Generator(keras.Model):
   """Translates images to target domains: `G(x, c)`.
+
+  `device_kind` ('CPU', 'GPU', 'TPU' or None) is passed to every `Conv2D`: the device kind its
+  'auto' implementation is chosen for.
 
   Args of `call`:
     x: images [N, H, W, 3] in [-1, 1]; H and W multiples of 4.
@@ -251,26 +301,29 @@ class Generator(keras.Model):
     [N, H, W, 3] in (-1, 1) (tanh), in the layer's compute dtype.
   """
 
-  def __init__(self, conv_dim=64, c_dim=5, repeat_num=6, **kwargs):
+  def __init__(self, conv_dim=64, c_dim=5, repeat_num=6, device_kind=None, **kwargs):
     super().__init__(**kwargs)
     _check_positive('Generator', conv_dim=conv_dim, c_dim=c_dim, repeat_num=repeat_num)
+    _check_device_kind('Generator', device_kind)
     self.conv_dim = conv_dim
     self.c_dim = c_dim
     self.repeat_num = repeat_num
+    self.device_kind = device_kind
 
-    self.conv_in = _conv(conv_dim, 7, 1, name='conv_in')
+    self.conv_in = _conv(conv_dim, 7, 1, name='conv_in', device_kind=device_kind)
     self.norm_in = _instance_norm('norm_in')
     for i in (1, 2):
-      _set_layer(self, _conv(conv_dim * 2 ** i, 4, 2, name=f'down{i}_conv'))
+      _set_layer(self, _conv(conv_dim * 2 ** i, 4, 2, name=f'down{i}_conv',
+                             device_kind=device_kind))
       _set_layer(self, _instance_norm(f'down{i}_norm'))
     for i in range(1, repeat_num + 1):
-      _set_layer(self, ResidualBlock(conv_dim * 4, name=f'res{i}'))
+      _set_layer(self, ResidualBlock(conv_dim * 4, device_kind=device_kind, name=f'res{i}'))
     for i in (1, 2):
       _set_layer(self, keras.layers.Conv2DTranspose(
           conv_dim * 2 ** (2 - i), 4, strides=2, padding='same', use_bias=False,
           name=f'up{i}_conv'))
       _set_layer(self, _instance_norm(f'up{i}_norm'))
-    self.conv_out = _conv(3, 7, 1, name='conv_out')
+    self.conv_out = _conv(3, 7, 1, name='conv_out', device_kind=device_kind)
 
   def _stages(self, kind):
     """[(conv, norm)] of the 'down' or 'up' sampling stages, in order."""
@@ -326,11 +379,13 @@ class Generator(keras.Model):
 
   def get_config(self):
     return {**super().get_config(), 'conv_dim': self.conv_dim, 'c_dim': self.c_dim,
-            'repeat_num': self.repeat_num}
+            'repeat_num': self.repeat_num, 'device_kind': self.device_kind}
 
 
 class Discriminator(keras.Model):
   """PatchGAN critic with an auxiliary domain classifier: `D(x) -> (out_src, out_cls)`.
+
+  `device_kind`: as for `Generator`.
 
   Args of `call`:
     x: images [N, image_size, image_size, 3] in [-1, 1].
@@ -339,10 +394,12 @@ class Discriminator(keras.Model):
     out_cls: domain logits [N, c_dim].
   """
 
-  def __init__(self, image_size=128, conv_dim=64, c_dim=5, repeat_num=6, **kwargs):
+  def __init__(self, image_size=128, conv_dim=64, c_dim=5, repeat_num=6, device_kind=None,
+               **kwargs):
     super().__init__(**kwargs)
     _check_positive('Discriminator', image_size=image_size, conv_dim=conv_dim, c_dim=c_dim,
                     repeat_num=repeat_num)
+    _check_device_kind('Discriminator', device_kind)
     if image_size % 2 ** repeat_num:
       raise ValueError(f'Discriminator: image_size ({image_size}) must be divisible by '
                        f'2**repeat_num ({2 ** repeat_num}).')
@@ -350,13 +407,15 @@ class Discriminator(keras.Model):
     self.conv_dim = conv_dim
     self.c_dim = c_dim
     self.repeat_num = repeat_num
+    self.device_kind = device_kind
 
     for i in range(1, repeat_num + 1):
-      _set_layer(self, _conv(conv_dim * 2 ** (i - 1), 4, 2, name=f'conv{i}', use_bias=True,
-                             fixed_input_size=True))
-    self.conv_src = _conv(1, 3, 1, name='conv_src', fixed_input_size=True)
+      _set_layer(self, _conv(conv_dim * 2 ** (i - 1), 4, 2, name=f'conv{i}',
+                             device_kind=device_kind, use_bias=True, fixed_input_size=True))
+    self.conv_src = _conv(1, 3, 1, name='conv_src', device_kind=device_kind,
+                          fixed_input_size=True)
     self.conv_cls = _conv(c_dim, image_size // 2 ** repeat_num, 1, name='conv_cls',
-                          padding='valid', fixed_input_size=True)
+                          device_kind=device_kind, padding='valid', fixed_input_size=True)
 
   def _convs(self):
     return [getattr(self, f'conv{i}') for i in range(1, self.repeat_num + 1)]
@@ -393,18 +452,24 @@ class Discriminator(keras.Model):
 
   def get_config(self):
     return {**super().get_config(), 'image_size': self.image_size, 'conv_dim': self.conv_dim,
-            'c_dim': self.c_dim, 'repeat_num': self.repeat_num}
+            'c_dim': self.c_dim, 'repeat_num': self.repeat_num, 'device_kind': self.device_kind}
 
 
-def build(model_config, label_space):
+def build(model_config, label_space, device_kind=None):
   """(G, D) of a `config.ModelConfig` for a `labels.LabelSpace`, built so their variables exist.
 
   G takes the space's label_dim label columns and D classifies its num_domains domains.
+  `device_kind` ('CPU', 'GPU' or 'TPU') is the kind of device they will run on, for which their
+  convolutions' implementations are chosen (`Conv2D`); None: that of the current tf.distribute
+  strategy (`distribute.device_kind`).
   """
   m = model_config
-  G = Generator(conv_dim=m.g_conv_dim, c_dim=label_space.label_dim, repeat_num=m.g_repeat_num)
+  device_kind = device_kind or distribute.device_kind()
+  G = Generator(conv_dim=m.g_conv_dim, c_dim=label_space.label_dim, repeat_num=m.g_repeat_num,
+                device_kind=device_kind)
   D = Discriminator(image_size=m.image_size, conv_dim=m.d_conv_dim,
-                    c_dim=label_space.num_domains, repeat_num=m.d_repeat_num)
+                    c_dim=label_space.num_domains, repeat_num=m.d_repeat_num,
+                    device_kind=device_kind)
   x = tf.zeros([1, m.image_size, m.image_size, 3])
   G(x, tf.zeros([1, label_space.label_dim]))
   D(x)

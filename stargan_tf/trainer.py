@@ -120,18 +120,25 @@ def _restore_path(run, train_config):
   return path
 
 
-def _build_state(config, strategy):
+def _build_state(config, strategy, device_kind):
   t_cfg = config.train
   keras.utils.set_random_seed(t_cfg.seed)  # initial weights follow the seed too
   with strategy.scope(), dtype_policy(t_cfg.precision):
-    G, D = models.build(config.model, config.label_space)
+    G, D = models.build(config.model, config.label_space, device_kind=device_kind)
     state = _State(G, D, runs.build_optimizer(t_cfg.g_lr, t_cfg, G.trainable_variables),
                    runs.build_optimizer(t_cfg.d_lr, t_cfg, D.trainable_variables),
                    tf.Variable(0, dtype=tf.int64, trainable=False, name='step'),
                    tf.random.Generator.from_seed(t_cfg.seed))
   logging.info('G: %s parameters, D: %s parameters.', f'{G.count_params():,}',
                f'{D.count_params():,}')
+  log_convolutions({'G': G, 'D': D}, device_kind)
   return state
+
+
+def log_convolutions(networks, device_kind):
+  """Logs how each network's convolutions compute on `device_kind` (`models.Conv2D` 'auto')."""
+  for name, model in networks.items():
+    logging.info('%s convolutions on %s: %s.', name, device_kind, models.conv_summary(model))
 
 
 def _input_streams(config, train_splits, strategy, start):
@@ -227,7 +234,9 @@ def train(config):
                  replicas, config.data.batch_size,
                  f'; this is {task_type} {task_id}' if task_type else '', t_cfg.precision,
                  ', XLA' if t_cfg.jit_compile else '')
-    state = _build_state(config, strategy)
+    device_kind = distribute.device_kind(strategy)
+    distribute.warn_if_bfloat16_emulated(t_cfg.precision, device_kind)
+    state = _build_state(config, strategy, device_kind)
     checkpoint = state.checkpoint()
     # Every worker saves (a collective operation); only the chief's copy is kept.
     manager = tf.train.CheckpointManager(

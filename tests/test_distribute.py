@@ -1,15 +1,18 @@
 """Strategies, precisions and XLA: the same updates whatever the replica count, resumable across
-strategies, two real worker processes, finite mixed-precision training.
+strategies, two real worker processes, finite mixed-precision training; the device kind of a
+strategy and the start-up warning of emulated bfloat16.
 
 The session has two logical CPU devices (conftest.py), so `mirrored` runs two replicas here.
 """
 
 import dataclasses
 import json
+import logging
 import os
 import socket
 import subprocess
 import sys
+import types
 
 import keras
 import numpy as np
@@ -100,6 +103,93 @@ def test_two_logical_cpu_devices_are_configured():
 def test_configuring_devices_too_late_names_the_flag():
   with pytest.raises(RuntimeError, match='--cpu_devices=3: TensorFlow already initialised'):
     distribute.configure_cpu_devices(3)
+
+
+def _fake_strategy(*devices):
+  return types.SimpleNamespace(extended=types.SimpleNamespace(worker_devices=devices))
+
+
+def test_device_kind_of_a_strategy():
+  local = 'GPU' if tf.config.list_logical_devices('GPU') else 'CPU'
+  assert distribute.device_kind(distribute.make_strategy('default')) == local
+  assert distribute.device_kind(distribute.make_strategy('mirrored')) == local
+  assert distribute.device_kind() == local
+  workers = '/job:worker/replica:0/task:{}/device:{}:{}'.format
+  assert distribute.device_kind(_fake_strategy(workers(1, 'GPU', 0), workers(1, 'GPU', 1))) == 'GPU'
+  assert distribute.device_kind(_fake_strategy(workers(0, 'TPU', 0))) == 'TPU'
+  assert distribute.device_kind(_fake_strategy(workers(0, 'CPU', 0), workers(0, 'CPU', 1))) == 'CPU'
+
+
+def _cpuinfo(key, *flag_lines):
+  """/proc/cpuinfo text of one processor per flag line."""
+  return '\n'.join(f'processor\t: {i}\nmodel name\t: some CPU\n{key}\t\t: {flags}\n'
+                   for i, flags in enumerate(flag_lines))
+
+
+X86_AVX2 = _cpuinfo('flags', 'fpu sse2 avx avx2 fma', 'fpu sse2 avx avx2 fma')
+X86_AVX512_BF16 = _cpuinfo('flags', 'fpu avx2 avx512f avx512_vnni avx512_bf16 clzero',
+                           'fpu avx2 avx512f avx512_vnni avx512_bf16 clzero')
+X86_AMX = _cpuinfo('flags', 'fpu avx2 avx512f amx_bf16 amx_tile amx_int8')
+X86_AMX_INT8_ONLY = _cpuinfo('flags', 'fpu avx2 avx512f amx_tile amx_int8')
+ARM_BF16 = _cpuinfo('Features', 'fp asimd evtstrm aes pmull sha1 sha2 crc32 asimddp i8mm bf16')
+ARM_NO_BF16 = _cpuinfo('Features', 'fp asimd evtstrm aes pmull sha1 sha2 crc32 svebf16')
+MIXED = _cpuinfo('flags', 'fpu avx2 avx512_bf16', 'fpu avx2')
+
+
+@pytest.mark.parametrize('cpuinfo, native', [
+    (X86_AVX2, False), (X86_AVX512_BF16, True), (X86_AMX, True), (X86_AMX_INT8_ONLY, False),
+    (ARM_BF16, True), (ARM_NO_BF16, False), (MIXED, False),
+    ('', None), ('processor\t: 0\nmodel name\t: some CPU\n', None),
+])
+def test_native_bfloat16_from_cpuinfo(cpuinfo, native):
+  assert distribute.native_bfloat16(cpuinfo) is native
+
+
+NO_BF16 = 'on a CPU without bfloat16 arithmetic'
+ONEDNN_OFF = "with TensorFlow's oneDNN kernels off"
+
+
+@pytest.mark.parametrize('precision, kind, cpuinfo, onednn, level, says', [
+    ('mixed_bfloat16', 'CPU', X86_AVX2, True, logging.WARNING, NO_BF16),
+    ('mixed_bfloat16', 'CPU', ARM_NO_BF16, False, logging.WARNING, NO_BF16),
+    ('mixed_bfloat16', 'CPU', X86_AVX512_BF16, False, logging.WARNING, ONEDNN_OFF),
+    ('mixed_bfloat16', 'CPU', '', False, logging.WARNING, ONEDNN_OFF),
+    ('mixed_bfloat16', 'CPU', '', True, logging.INFO, 'cannot tell whether this CPU'),
+    ('mixed_bfloat16', 'CPU', X86_AVX512_BF16, True, None, None),
+    ('mixed_bfloat16', 'CPU', ARM_BF16, True, None, None),
+    ('mixed_bfloat16', 'GPU', X86_AVX2, False, None, None),
+    ('mixed_bfloat16', 'TPU', X86_AVX2, False, None, None),
+    ('float32', 'CPU', X86_AVX2, False, None, None),
+    ('mixed_float16', 'CPU', X86_AVX2, False, None, None),
+])
+def test_bfloat16_warning(caplog, precision, kind, cpuinfo, onednn, level, says):
+  with caplog.at_level(logging.INFO):
+    distribute.warn_if_bfloat16_emulated(precision, kind, cpuinfo=cpuinfo, onednn=onednn)
+  logged = [(r.levelno, r.getMessage()) for r in caplog.records]
+  if level is None:
+    assert not logged
+    return
+  [(got_level, message)] = logged
+  assert got_level == level and says in message and '--precision=float32' in message
+  if level == logging.WARNING:
+    assert 'emulates bfloat16 on this CPU' in message and 'many times slower' in message
+
+
+@pytest.mark.parametrize('content, level', [(X86_AVX2, logging.WARNING), (None, logging.INFO)])
+def test_bfloat16_warning_reads_proc_cpuinfo(caplog, monkeypatch, tmp_path, content, level):
+  path = tmp_path / 'cpuinfo'
+  if content is not None:
+    path.write_text(content)
+  monkeypatch.setattr(distribute, 'CPUINFO_PATH', str(path))
+  with caplog.at_level(logging.INFO):
+    distribute.warn_if_bfloat16_emulated('mixed_bfloat16', 'CPU', onednn=True)
+  assert [r.levelno for r in caplog.records] == [level]
+
+
+def test_onednn_enabled_follows_the_environment():
+  # conftest.py sets TF_ENABLE_ONEDNN_OPTS=0 unless the environment sets it.
+  value = os.environ['TF_ENABLE_ONEDNN_OPTS'].lower()
+  assert distribute.onednn_enabled() == (value in ('1', 'true'))
 
 
 @pytest.mark.parametrize('jit_compile', [False, True])

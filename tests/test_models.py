@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from stargan_tf import config as config_lib
+from stargan_tf import distribute
 from stargan_tf import labels
 from stargan_tf import models
 
@@ -480,7 +481,7 @@ class TestConv2DImplementations:
       np.testing.assert_allclose(got.numpy(), want.numpy(), atol=2e-5 * scale, rtol=1e-5)
 
   def test_auto_choices_of_the_full_size_networks(self):
-    g, d = models.Generator(), models.Discriminator()
+    g, d = models.Generator(device_kind='CPU'), models.Discriminator(device_kind='CPU')
     g(tf.zeros([1, 128, 128, 3]), tf.zeros([1, 5]))
     d(tf.zeros([1, 128, 128, 3]))
     impls = {f'G/{path}': layer.resolved_impl for path, layer in conv_layers(g)}
@@ -492,7 +493,7 @@ class TestConv2DImplementations:
 
   def test_small_discriminator_layers_stay_native(self):
     """The demo's D (32 px, 16 channels): small outputs but few channels, where patches lose."""
-    d = models.Discriminator(image_size=32, conv_dim=16, c_dim=5, repeat_num=4)
+    d = models.Discriminator(image_size=32, conv_dim=16, c_dim=5, repeat_num=4, device_kind='CPU')
     d(tf.zeros([1, 32, 32, 3]))
     impls = {path: layer.resolved_impl for path, layer in conv_layers(d)}
     assert impls == {'conv1': 'native', 'conv2': 'native', 'conv3': 'native', 'conv4': 'native',
@@ -504,6 +505,47 @@ class TestConv2DImplementations:
     assert all(layer.resolved_impl != 'patches' for _, layer in conv_layers(g))
     y = g(random_images(1, 24, 16), random_labels(1, 3))
     assert y.shape == (1, 24, 16, 3)
+
+  AUTO_CASES = [  # (input shape, filters, kernel, stride, padding, fixed size, 'auto' on CPU)
+      ((1, 16, 16, 64), 3, 7, 1, 'same', False, 'transposed'),  # G's conv_out
+      ((1, 4, 4, 256), 8, 4, 2, 'same', True, 'patches'),  # like D's conv5 at 128 px
+      ((1, 16, 16, 8), 16, 3, 1, 'same', False, 'native'),
+  ]
+
+  @pytest.mark.parametrize('shape, filters, kernel, stride, padding, fixed, on_cpu', AUTO_CASES)
+  def test_auto_follows_the_shape_on_cpu_and_is_native_on_gpu_and_tpu(
+      self, shape, filters, kernel, stride, padding, fixed, on_cpu):
+    resolved = {}
+    for kind in distribute.DEVICE_KINDS:
+      layer = models.Conv2D(filters, kernel, strides=stride, padding=padding,
+                            fixed_input_size=fixed, device_kind=kind)
+      layer.build(shape)
+      resolved[kind] = layer.resolved_impl
+    assert resolved == {'CPU': on_cpu, 'GPU': 'native', 'TPU': 'native'}
+
+  @pytest.mark.parametrize('impl', models.CONV_IMPLS[1:])
+  def test_an_explicit_impl_is_used_on_every_device(self, impl):
+    for kind in distribute.DEVICE_KINDS:
+      layer = models.Conv2D(2, 3, padding='same', impl=impl, fixed_input_size=True,
+                            device_kind=kind)
+      layer.build((1, 4, 4, 16))
+      assert layer.resolved_impl == impl, kind
+
+  def test_without_a_device_kind_auto_follows_the_current_strategy(self, monkeypatch):
+    resolved = {}
+    for kind in ('CPU', 'GPU'):
+      monkeypatch.setattr(distribute, 'device_kind', lambda strategy=None, kind=kind: kind)
+      layer = models.Conv2D(3, 7, padding='same')  # G's conv_out
+      layer.build((1, 16, 16, 64))
+      resolved[kind] = layer.resolved_impl
+    assert resolved == {'CPU': 'transposed', 'GPU': 'native'}
+
+  def test_bad_device_kind_names_the_choices(self):
+    with pytest.raises(ValueError,
+                       match="device_kind must be None or one of CPU, GPU, TPU, got 'gpu'"):
+      models.Conv2D(2, 3, device_kind='gpu')
+    with pytest.raises(ValueError, match='Generator: device_kind'):
+      models.Generator(device_kind='cuda')
 
   def test_patches_rejects_another_input_size(self):
     layer = models.Conv2D(2, 4, strides=2, padding='same', impl='patches', fixed_input_size=True)
@@ -528,6 +570,36 @@ def conv_layers(model):
     elif isinstance(layer, models.ResidualBlock):
       found += [(f'{layer.name}/{path}', sub) for path, sub in conv_layers(layer)]
   return found
+
+
+# G's conv_out (12 -> 3) is transposed on CPU; D's conv_src (256 -> 1) transposed and its conv_cls
+# (2x2x256 -> 1x1) from patches.
+SUMMARY_MODEL = config_lib.ModelConfig(image_size=16, g_conv_dim=12, d_conv_dim=64,
+                                       g_repeat_num=1, d_repeat_num=3)
+
+
+@pytest.mark.parametrize('kind, detected, g_summary, d_summary', [
+    ('CPU', 'GPU', 'native x5, transposed x1 (conv_out)',
+     'native x3, transposed x1 (conv_src), patches x1 (conv_cls)'),
+    ('GPU', 'CPU', 'native x6', 'native x5'),
+    (None, 'GPU', 'native x6', 'native x5'),  # None: the current strategy's device kind
+    (None, 'CPU', 'native x5, transposed x1 (conv_out)',
+     'native x3, transposed x1 (conv_src), patches x1 (conv_cls)'),
+])
+def test_build_chooses_convolutions_for_the_device_kind(monkeypatch, kind, detected, g_summary,
+                                                         d_summary):
+  monkeypatch.setattr(distribute, 'device_kind', lambda strategy=None: detected)
+  G, D = models.build(SUMMARY_MODEL, labels.label_space('CelebA'), device_kind=kind)
+  assert G.device_kind == D.device_kind == (kind or detected)
+  assert (models.conv_summary(G), models.conv_summary(D)) == (g_summary, d_summary)
+
+
+def test_conv_summary_names_nested_layers_and_unbuilt_ones():
+  g = models.Generator(conv_dim=4, c_dim=2, repeat_num=1, device_kind='CPU')
+  assert models.conv_summary(g) == ('unbuilt x6 (conv_in, down1_conv, down2_conv, res1/conv1, '
+                                    'res1/conv2, conv_out)')
+  g.build((None, 8, 8, 3), (None, 2))
+  assert models.conv_summary(g) == 'native x6'
 
 
 def test_non_finite_weights_names_the_variables():

@@ -1,6 +1,7 @@
 import dataclasses
 import glob
 import json
+import logging
 import os
 import signal
 import socket
@@ -16,6 +17,7 @@ import helpers
 from helpers import killed_after
 from helpers import train_as_in_a_new_process as train_fresh
 from helpers import with_train as _with_train
+from stargan_tf import distribute
 from stargan_tf import runs
 from stargan_tf import trainer
 
@@ -106,6 +108,26 @@ def test_refuses_a_work_dir_of_another_model(tiny_config):
                               model=dataclasses.replace(tiny_config.model, g_conv_dim=16))
   with pytest.raises(ValueError, match="different model configuration.*'g_conv_dim': \\(8, 16\\)"):
     trainer.train(other)
+
+
+@pytest.mark.parametrize('kind, precision, convolutions, warned', [
+    ('CPU', 'float32', ('native x6', 'native x4, transposed x1 (conv_src)'), False),
+    ('CPU', 'mixed_bfloat16', ('native x6', 'native x4, transposed x1 (conv_src)'), True),
+    ('GPU', 'mixed_bfloat16', ('native x6', 'native x5'), False),
+])
+def test_start_up_logs_the_convolutions_and_warns_of_emulated_bfloat16(
+    tiny_config, monkeypatch, caplog, kind, precision, convolutions, warned):
+  monkeypatch.setattr(trainer, '_loop', lambda *args: {})  # the start-up alone
+  monkeypatch.setattr(distribute, 'device_kind', lambda strategy=None: kind)
+  monkeypatch.setattr(distribute, '_read_cpuinfo', lambda: 'flags\t\t: fpu sse2 avx2\n')
+  monkeypatch.setattr(distribute, 'onednn_enabled', lambda: True)
+  with caplog.at_level(logging.INFO):
+    trainer.train(_with_train(tiny_config, precision=precision))
+  messages = [r.getMessage() for r in caplog.records]
+  assert f'G convolutions on {kind}: {convolutions[0]}.' in messages
+  assert f'D convolutions on {kind}: {convolutions[1]}.' in messages
+  warnings = [m for m in messages if 'emulates bfloat16 on this CPU' in m]
+  assert len(warnings) == warned, warnings
 
 
 def test_missing_dataset_error_names_the_path(tiny_config, tmp_path):
