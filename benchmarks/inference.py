@@ -2,6 +2,7 @@
 
   PYTHONPATH=. python benchmarks/inference.py                       # every row, 128 px
   PYTHONPATH=. python benchmarks/inference.py --rows=saved_model,tflite_int8 --repeats=20
+  PYTHONPATH=. python benchmarks/inference.py --onednn=both       # oneDNN off, then on
 
 The full-size generator (64 channels, 6 residual blocks, c_dim 5; 8.43M parameters) with random
 weights (speed does not depend on the values) is exported with `stargan_tf.export` and converted
@@ -63,6 +64,7 @@ def header(image_size, num_threads):
       f'# versions    Python {platform.python_version()}, TensorFlow {tf.__version__}, '
       f'Keras {keras.__version__}, ai-edge-litert {ai_edge_litert.__version__}',
       f'# TFLite      {num_threads} interpreter threads; batch N = N sequential batch-1 invokes',
+      f'# oneDNN      {machine.onednn_state()} (TensorFlow rows; --onednn=both for each way)',
   ])
 
 
@@ -105,6 +107,8 @@ def make_callables(row, G, saved_model_dir, model_dir, image_size, num_threads, 
 def main(argv):
   del argv
   f = flags.FLAGS
+  if machine.rerun_per_onednn(f.onednn):
+    return
   machine.check_rows(f.rows, ROWS)
   batch_sizes = [int(b) for b in f.batch_sizes]
   keras.utils.set_random_seed(0)

@@ -3,6 +3,7 @@
   PYTHONPATH=. python benchmarks/train_speed.py                      # every row
   PYTHONPATH=. python benchmarks/train_speed.py --rows=128/float32 --cycles=3
   PYTHONPATH=. python benchmarks/train_speed.py --profile_layers --image_size=128
+  PYTHONPATH=. python benchmarks/train_speed.py --rows=128/float32 --onednn=both  # oneDNN off, on
 
 An iteration is the reference schedule: a D update every iteration and a G update every
 n_critic = 5th, so one cycle is 5 D steps + 1 G step; seconds per iteration = cycle time / 5. The
@@ -81,6 +82,7 @@ def header(title):
       f'{machine.load_average()} at start',
       f'# versions    Python {platform.python_version()}, TensorFlow {tf.__version__}, '
       f'Keras {keras.__version__}',
+      f'# oneDNN      {machine.onednn_state()} (--onednn=both for a row set each way)',
   ])
 
 
@@ -223,6 +225,8 @@ def profile_layers(size, batch_size, repeats=4):
 def main(argv):
   del argv
   f = flags.FLAGS
+  if machine.rerun_per_onednn(f.onednn):
+    return
   if f.profile_layers:
     print(profile_layers(f.image_size, f.batch_size))
     return
