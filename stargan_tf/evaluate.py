@@ -13,8 +13,9 @@ features, labelled "FID (classifier features)": not comparable with published FI
 SSIM of the reconstruction G(G(x, c_trg), c_org) against x. --metrics picks the measures.
 
 Runs on the built-in synthetic dataset are also scored against its ground truth, read back from
-the pixels: target accuracy, all-attributes accuracy and identity error (and, for two-dataset
-runs, the cross-dataset translation); without a classifier they get that and the reconstruction.
+the pixels: target accuracy, all-attributes accuracy, identity error and shape overlap (and, for
+two-dataset runs, the cross-dataset translation); without a classifier they get that and the
+reconstruction.
 
 The report is printed and written to <work_dir>/evaluation/<step>.json. Imported generators (no
 discriminator) are evaluated like trained ones.

@@ -23,7 +23,9 @@ Synthetic data, `evaluate_synthetic`: for every test image and every target of `
                     an identity mapping scores 0 on the flipped attributes),
   all-attributes    every attribute equals the target (the unchanged ones kept),
   identity error    mean |x - G(x, c)| over the identity region, next to the same measure between
-                    two different test images (what losing the identity would cost).
+                    two different test images (what losing the identity would cost),
+  shape overlap     intersection over union of the input's and the translation's shape pixels
+                    (`synthetic.shape_overlap`; 1 = the same outline).
 
 A joint model (--dataset=Both, configs/synthetic_both.flags) is also given every RaFD class on
 the CelebA-format test images, the cross-dataset translation, and scored by the expression mark
@@ -57,7 +59,8 @@ from stargan_tf.data import synthetic
 
 def evaluate_synthetic(G, config, max_images=512, batch_size=64):
   """Returns {'target_acc': {attr: float}, 'all_acc': {attr: float}, 'mean_target_acc',
-  'mean_all_acc', 'identity_error', 'identity_error_between_images', 'num_images'}; for a joint
+  'mean_all_acc', 'identity_error', 'identity_error_between_images', 'shape_overlap' (mean
+  `synthetic.shape_overlap` of input and translation), 'num_images'}; for a joint
   model also {'cross_acc': {class: float}, 'cross_kept_acc': {class: float}, 'mean_cross_acc',
   'mean_cross_kept_acc'}."""
   d = config.data
@@ -77,13 +80,14 @@ def evaluate_synthetic(G, config, max_images=512, batch_size=64):
   classes = space.names_of('RaFD') if space.mask else ()
   hits = {k: np.zeros(len(attrs)) for k in ('target', 'all')}
   hits.update({k: np.zeros(len(classes)) for k in ('cross', 'kept')})
-  id_err, id_base, n = 0.0, 0.0, 0
+  id_err, id_base, overlap, n = 0.0, 0.0, 0.0, 0
   for x, c in ds:
     x_np, c_np = x.numpy(), c.numpy()
     for i, c_trg in enumerate(space.create_labels(c_np, dataset)):
       x_fake = generate(x, tf.constant(c_trg)).numpy()
       measured = synthetic.measure_attributes(x_fake)
       id_err += synthetic.identity_error(x_np, x_fake, exclude_mouth=space.mask).sum()
+      overlap += synthetic.shape_overlap(x_np, x_fake, exclude_mouth=space.mask).sum()
       if i < len(attrs):
         hits['target'][i] += np.sum(measured[:, i] == c_trg[:, i])
         hits['all'][i] += np.sum(np.all(measured == c_trg[:, :len(attrs)], axis=1))
@@ -96,7 +100,8 @@ def evaluate_synthetic(G, config, max_images=512, batch_size=64):
     n += len(x_np)
   result = {'num_images': n,
             'identity_error': id_err / (n * space.num_domains),
-            'identity_error_between_images': id_base / n}
+            'identity_error_between_images': id_base / n,
+            'shape_overlap': overlap / (n * space.num_domains)}
   for key, names, count in (('target', attrs, 'target'), ('all', attrs, 'all'),
                             ('cross', classes, 'cross'), ('cross_kept', classes, 'kept')):
     if names:
@@ -117,9 +122,10 @@ def format_report(result):
       lines.append(f'{name:<12} {acc:>10.3f} {result["cross_kept_acc"][name]:>10.3f}')
     lines.append(f'{"mean":<12} {result["mean_cross_acc"]:>10.3f} '
                  f'{result["mean_cross_kept_acc"]:>10.3f}')
+  ratio = result['identity_error'] / result['identity_error_between_images']
   lines.append(f'identity error {result["identity_error"]:.4f} (between different images: '
-               f'{result["identity_error_between_images"]:.4f}); {result["num_images"]} test '
-               'images')
+               f'{result["identity_error_between_images"]:.4f}, ratio {ratio:.3f}); shape '
+               f'overlap {result["shape_overlap"]:.3f}; {result["num_images"]} test images')
   return '\n'.join(lines)
 
 

@@ -49,6 +49,19 @@ def test_oracle_scores_perfectly(tiny_config):
   assert result['mean_target_acc'] == 1.0 and result['mean_all_acc'] == 1.0
   assert result['identity_error'] < 1e-6
   assert result['identity_error_between_images'] > 0.2
+  assert result['shape_overlap'] == 1.0
+
+
+def test_a_generator_that_loses_the_shape_scores_low_overlap(tiny_config):
+  def erase_shape(x, c, training=False):  # the identity region painted in its corner's colour
+    del c, training
+    [(rows, cols)] = synthetic.region_slices('identity', x.shape[1], margin=0)
+    region = np.zeros([1, x.shape[1], x.shape[2], 1], bool)
+    region[:, rows, cols] = True
+    return tf.where(region, x[:, rows.start:rows.start + 1, cols.start:cols.start + 1], x)
+  result = evaluate.evaluate_synthetic(erase_shape, tiny_config, batch_size=8)
+  assert result['shape_overlap'] == 0.0
+  assert 'shape overlap 0.000' in evaluate.format_report(result)
 
 
 def test_identity_mapping_fails_the_flipped_attributes(tiny_config):
