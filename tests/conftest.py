@@ -106,14 +106,12 @@ def trained_both(tmp_path_factory, make_tiny_both_config):
 
 @pytest.fixture(scope='session')
 def demo_run(tmp_path_factory):
-  """The offline demo's set-up (configs/synthetic.flags: model, 6,000 images, learning rate)
-  trained for helpers.DEMO_RUN_ITERS iterations, the learning rate decaying to 0 over the second
-  half: the learning test's run, shared by the slow tests that measure what a trained model does
-  (TFLite parity, intensity)."""
+  """A generator really trained on the synthetic dataset (configs/synthetic.flags's architecture,
+  800 iterations at 32 px, 256 + 1 test images), shared by the slow tests that measure what a
+  trained model does (TFLite parity, intensity)."""
   from stargan_tf import trainer
-  config = helpers.demo_config(tmp_path_factory.mktemp('demo_run'), helpers.DEMO_RUN_ITERS,
-                               synthetic_images=6000, lr=helpers.demo_lr('synthetic.flags'),
-                               num_iters_decay=helpers.DEMO_RUN_ITERS // 2)
+  config = helpers.demo_config(tmp_path_factory.mktemp('demo_run'), 800,
+                               synthetic_images=1024 + 256 + 1, test_size=256 + 1, image_size=32)
   trainer.train(config)
   return config
 

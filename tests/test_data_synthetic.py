@@ -65,7 +65,7 @@ def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path):
   _generate(tmp_path / 'c', 20, seed=8)
   a, b, c = (_files(tmp_path / n) for n in 'abc')
   assert len(a) == 22 and a == b  # 20 images, the attribute file, the format file
-  assert a[synthetic.FORMAT_FILE] == b'3\n'
+  assert a[synthetic.FORMAT_FILE] == b'2\n'
   assert a[synthetic.ATTR_FILE] != c[synthetic.ATTR_FILE]
   assert sorted(os.listdir(tmp_path)) == ['a', 'b', 'c']  # no temporary folders left
 
@@ -208,7 +208,7 @@ def test_ensure_warns_about_a_dataset_of_an_earlier_image_design(tmp_path, caplo
   assert 'earlier version' not in caplog.text
   (root / synthetic.FORMAT_FILE).unlink()  # as written before the file existed (design 1)
   synthetic.ensure(str(root), 5, seed=0)
-  assert 'earlier version' in caplog.text and f'image design 1, now {synthetic.FORMAT}' in caplog.text
+  assert 'earlier version' in caplog.text and 'image design 1, now 2' in caplog.text
   assert not (root / synthetic.FORMAT_FILE).exists()  # the folder is the user's to delete
 
 
@@ -256,26 +256,6 @@ def test_shape_overlap_is_one_for_the_same_shape_and_falls_as_the_outline_goes(d
   assert synthetic.shape_overlap(x, np.roll(x, 1, axis=0)).mean() < 0.6
   with pytest.raises(ValueError, match='Shapes differ'):
     synthetic.shape_overlap(x, x[:16])
-
-
-def test_shape_colour_goes_with_its_size():
-  """Larger shapes are redder (image design 3): a shape's position along the blue-to-red curve is
-  its radius mapped onto [w, 1 - w] plus at most w either way, so the ends of the radius range
-  never share a colour."""
-  lo, hi = synthetic.RADIUS_RANGE
-  w = synthetic.SHAPE_COLOUR_SPREAD
-  np.testing.assert_allclose(synthetic.shape_colour_t([lo, hi, lo, hi], [0, 0, 1, 1]),
-                             [0, 1 - 2 * w, 2 * w, 1])
-  p = synthetic._sample(np.random.default_rng(0), 2000)  # pylint: disable=protected-access
-  assert lo <= p['radius'].min() and p['radius'].max() <= hi
-  # Recover t from the red channel (monotone along the curve) and check it follows the radius.
-  dark, light, exponents = synthetic.SHAPE_CURVE
-  t = ((p['shape_rgb'][:, 0] - dark[0]) / (light[0] - dark[0])) ** (1 / exponents[0])
-  expected = w + (1 - 2 * w) * (p['radius'] - lo) / (hi - lo)
-  assert np.abs(t - expected).max() <= w + 0.01
-  assert np.corrcoef(t, p['radius'])[0, 1] > 0.9
-  # The random part is spread over its whole width, not collapsed onto the line.
-  assert np.percentile(t - expected, 95) > 0.8 * w and np.percentile(t - expected, 5) < -0.8 * w
 
 
 WRITERS = [synthetic.generate, synthetic.generate_rafd]

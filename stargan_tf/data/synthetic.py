@@ -44,8 +44,7 @@ expression uniform over the eight, all independent of each other and of the iden
 
 Identity colours: the background of the identity region is a skin-like colour from dark brown to
 pale (`background_rgb`), the shape's colour one from dark blue to red (`shape_rgb`), each a point
-of a curved line through RGB (the background's drawn uniformly along it, the shape's going with
-its size: see Shapes below). They used to be uniform over the whole RGB
+of a curved line through RGB drawn uniformly along it. They used to be uniform over the whole RGB
 cube (image design 1), and then StarGAN's losses had a cheaper solution than keeping the content:
 a uniform colour distribution is unchanged by colour maps such as (R, G, B) -> (-B, G, -R) in
 [-1, 1] units, so a fake whose colours went through such a map looked as real to D as any image,
@@ -54,15 +53,6 @@ trained demo G did exactly that: its fakes' background colours were that map of 
 (affine fit R^2 0.93). On a curved line no such simple map takes the colours back into the data,
 so D rejects them, and keeping the colours is the cheapest way to pass both D and the cycle.
 The two curves stay >= 60 apart in RGB, so the shape is always visible on its background.
-
-Shapes (image design 3): the shape's radius is 0.13-0.22 of the square (at 32 px, 8 to 14 pixels
-across), and its colour goes with its size: larger shapes are redder (`shape_colour_t`). In image
-design 2 shapes were smaller (0.08-0.17), and at 32 px trained generators turned squares and
-triangles into round dots; and the shape's colour, drawn independently along its nearly straight
-blue-to-red line, could be reversed (blue <-> red, almost an affine colour map) without changing
-the data's colour distribution, which some seeds' generators did for thousands of iterations.
-With the colour tied to the size, a reversed colour sits on a shape of the wrong size, which D
-can see.
 
 Prototype colours are >= 150 apart in RGB within each label, so JPEG noise and resizing to 32 px
 never flip a measurement. Measurements average the inner part of a region (`MARGIN` away from its
@@ -93,7 +83,7 @@ MARKS_FILE = 'EXPRESSION_MARKS'  # present in a CelebA-format dataset written wi
 # Written into every dataset folder: the version of the image design (2: identity colours on
 # curves; folders without the file were written by version 1, colours over the whole RGB cube).
 FORMAT_FILE = 'SYNTHETIC_FORMAT'
-FORMAT = '3'
+FORMAT = '2'
 IMAGE_DIR = 'img_align_celeba'
 RAFD_SPLITS = ('train', 'test')  # the sub-folders written by generate_rafd
 WIDTH, HEIGHT = 178, 218  # CelebA aligned image size
@@ -123,8 +113,6 @@ EXPRESSION_RGB = np.array(list(itertools.product((40, 215), repeat=3)), np.float
 # not all over the RGB cube: see the module docstring for why.
 BACKGROUND_CURVE = ((70, 40, 25), (250, 225, 200), (0.7, 1.0, 1.4))
 SHAPE_CURVE = ((30, 50, 150), (210, 40, 60), (0.8, 1.5, 1.0))
-RADIUS_RANGE = (0.13, 0.22)  # of the square's side
-SHAPE_COLOUR_SPREAD = 0.15  # shape_colour_t's random part, either way
 _SHAPES = ('circle', 'square', 'triangle')
 _LOG_EVERY = 1000
 # Entropy appended to the seed for the random streams other than the CelebA-format content.
@@ -284,23 +272,15 @@ def shape_rgb(t):
   return _on_curve(t, *SHAPE_CURVE)
 
 
-def shape_colour_t(radius, u):
-  """The position along SHAPE_CURVE (0 blue .. 1 red) of a shape of `radius`, for u in [0, 1]
-  uniform: the radius mapped linearly onto [w, 1 - w] plus (2u - 1) w, w = SHAPE_COLOUR_SPREAD."""
-  lo, hi = RADIUS_RANGE
-  w = SHAPE_COLOUR_SPREAD
-  return w + (1 - 2 * w) * (np.asarray(radius) - lo) / (hi - lo) + (2 * np.asarray(u) - 1) * w
-
-
 def _sample(rng, num_images):
   """The random content of every image, drawn up front so images can be drawn in any order."""
-  radius = rng.uniform(*RADIUS_RANGE, num_images)
+  radius = rng.uniform(0.08, 0.17, num_images)
   return {
       'hair': rng.integers(0, 3, num_images),
       'male': rng.integers(0, 2, num_images),
       'young': rng.integers(0, 2, num_images),
       'background': background_rgb(rng.uniform(0, 1, num_images)),
-      'shape_rgb': shape_rgb(shape_colour_t(radius, rng.uniform(0, 1, num_images))),
+      'shape_rgb': shape_rgb(rng.uniform(0, 1, num_images)),
       'shape': rng.integers(0, len(_SHAPES), num_images),
       'radius': radius,
       'center_u': rng.uniform(0.22 + radius, 0.78 - radius),
