@@ -24,6 +24,11 @@ written out in closed form (`_normalize_fn`) rather than derived by TensorFlow f
 a third less time for the layer's forward and backward pass, 4-5% of a G step on a CPU.
 `tests/test_models.py` checks the layer against GroupNormalization on the same weights: outputs,
 first and second derivatives.
+
+G's transposed convolutions stay keras.layers.Conv2DTranspose. Computing each as four stride-1 2x2
+convolutions, one per output pixel parity, interleaved, was measured and was slower on a CPU
+(forward and backward 1.2-1.5 times as long at G's shapes, a G step 3% longer, G's forward no
+faster): see docs/benchmarks.md.
 """
 
 import keras
