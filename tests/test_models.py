@@ -152,30 +152,58 @@ class TestGenerator:
     expected = (x - mean) / np.sqrt(var + 1e-5) * norm.gamma.numpy() + norm.beta.numpy()
     np.testing.assert_allclose(norm(tf.constant(x, tf.float32)).numpy(), expected, atol=1e-4)
 
-  @pytest.mark.parametrize('shape', [(2, 16, 16, 8), (1, 12, 20, 32), (3, 4, 4, 1)])
-  def test_instance_norm_equals_group_normalization(self, shape):
-    """Same weights, same outputs and gradients as GroupNormalization(groups=-1, epsilon=1e-5)."""
+  @pytest.mark.parametrize('shape, affine', [
+      ((2, 16, 16, 8), {}), ((1, 12, 20, 32), {}), ((3, 4, 4, 1), {}), ((2, 5, 7, 3), {}),
+      ((2, 6, 6, 4), dict(center=False)), ((2, 6, 6, 4), dict(scale=False)),
+      ((1, 6, 6, 4), dict(center=False, scale=False))])
+  @pytest.mark.parametrize('graph', [False, True])
+  def test_instance_norm_equals_group_normalization(self, shape, affine, graph):
+    """Same weights, outputs, first and second derivatives as GroupNormalization(groups=-1,
+    epsilon=1e-5), eagerly and in a tf.function.
+
+    InstanceNormalization's gradient is its own closed form; the second derivatives (of a
+    penalty on the input gradient, as a gradient penalty takes them) are taken through it. In
+    float64 both layers agree to 1e-9; in float32 each result is as close to the float64 one as
+    GroupNormalization's own float32 result is (some second derivatives are 0 up to rounding).
+    """
     rng = np.random.default_rng(2)
-    fast = models.InstanceNormalization(epsilon=1e-5)
-    reference = keras.layers.GroupNormalization(groups=-1, epsilon=1e-5)
-    fast.build(shape)
-    reference.build(shape)
-    assert [w.path.rsplit('/', 1)[1] for w in fast.weights] == ['gamma', 'beta']
-    weights = [rng.normal(size=w.shape).astype(np.float32) for w in reference.weights]
-    reference.set_weights(weights)
-    fast.set_weights(weights)
-    x = tf.constant(rng.normal(1.5, 4.0, shape), tf.float32)
-    upstream = tf.constant(rng.normal(size=shape), tf.float32)
+    names = [name for name, on in (('gamma', 'scale'), ('beta', 'center')) if affine.get(on, True)]
+    weights = [rng.normal(size=shape[-1:]) for _ in names]
+    x = rng.normal(1.5, 4.0, shape)
+    upstream = rng.normal(size=shape)
 
-    def value_and_grads(layer):
-      with tf.GradientTape() as tape:
-        tape.watch(x)
-        y = layer(x)
-        loss = tf.reduce_sum(y * upstream)
-      return [y] + tape.gradient(loss, [x] + layer.trainable_weights)
+    def derivatives(layer, dtype):
+      layer.build(shape)
+      layer.set_weights(weights)
+      x_t, upstream_t = tf.constant(x, dtype), tf.constant(upstream, dtype)
 
-    for got, want in zip(value_and_grads(fast), value_and_grads(reference)):
-      np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=2e-5)
+      def run():
+        with tf.GradientTape(persistent=True) as outer:
+          outer.watch(x_t)
+          with tf.GradientTape() as inner:
+            inner.watch(x_t)
+            y = layer(x_t)
+            # Nonlinear in y, so that the second derivatives depend on the upstream gradient.
+            loss = tf.reduce_sum(y * upstream_t + 0.1 * y ** 3)
+          first = inner.gradient(loss, [x_t] + layer.trainable_weights)
+          penalty = tf.reduce_sum(first[0] ** 2)
+        second = outer.gradient(penalty, [x_t] + layer.trainable_weights)
+        return [y] + first + second
+
+      return [t.numpy().astype(np.float64) for t in (tf.function(run) if graph else run)()]
+
+    results = {}
+    for dtype in ('float32', 'float64'):
+      fast = models.InstanceNormalization(epsilon=1e-5, dtype=dtype, **affine)
+      reference = keras.layers.GroupNormalization(groups=-1, epsilon=1e-5, dtype=dtype, **affine)
+      results[dtype] = derivatives(fast, dtype), derivatives(reference, dtype)
+      assert [w.path.rsplit('/', 1)[1] for w in fast.weights] == names
+    (fast32, ref32), (fast64, ref64) = results['float32'], results['float64']
+    assert len(fast64) == len(ref64) == 3 + 2 * len(names)
+    for got32, want32, got, want in zip(fast32, ref32, fast64, ref64):
+      scale = max(1.0, np.abs(want).max())
+      np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * scale)
+      assert np.abs(got32 - want).max() <= 2 * np.abs(want32 - want).max() + 1e-6 * scale
 
   def test_instance_norm_under_mixed_precision(self):
     """bfloat16 in, statistics in float32, bfloat16 out; close to the float32 result."""
@@ -187,6 +215,29 @@ class TestGenerator:
     y16 = norm16(tf.constant(x, tf.bfloat16))
     assert norm16.gamma.dtype == 'float32' and y16.dtype == tf.bfloat16
     np.testing.assert_allclose(tf.cast(y16, tf.float32).numpy(), y32.numpy(), atol=0.05)
+
+  @pytest.mark.parametrize('policy, dtype, atol', [
+      ('mixed_bfloat16', tf.bfloat16, 0.05), ('mixed_float16', tf.float16, 5e-3)])
+  def test_instance_norm_gradients_under_mixed_precision(self, policy, dtype, atol):
+    """Gradients in the input's dtype for x, float32 for the float32 weights; close to float32."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(3.0, 2.0, (2, 8, 8, 4)).astype(np.float32)
+    upstream = tf.constant(rng.normal(size=x.shape), tf.float32)
+    results = []
+    for layer, x_in in ((models.InstanceNormalization(), tf.constant(x)),
+                        (models.InstanceNormalization(dtype=policy), tf.constant(x, dtype))):
+      layer.build(x.shape)
+      layer.set_weights([np.linspace(0.5, 2.0, 4, dtype=np.float32),
+                         np.linspace(-1.0, 1.0, 4, dtype=np.float32)])
+      with tf.GradientTape() as tape:
+        tape.watch(x_in)
+        loss = tf.reduce_sum(tf.cast(layer(x_in), tf.float32) * upstream)
+      results.append(tape.gradient(loss, [x_in] + layer.trainable_weights))
+    (dx32, *dw32), (dx16, *dw16) = results
+    assert dx16.dtype == dtype and all(g.dtype == tf.float32 for g in dw16)
+    np.testing.assert_allclose(tf.cast(dx16, tf.float32).numpy(), dx32.numpy(), atol=atol)
+    for got, want in zip(dw16, dw32):
+      np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=0.02, atol=atol * 10)
 
   def test_instance_norm_rejects_non_image_inputs(self):
     with pytest.raises(ValueError, match=r'NHWC images \[N, H, W, C\].*\(2, 8, 4\)'):
