@@ -4,6 +4,8 @@
   PYTHONPATH=. python benchmarks/train_speed.py --rows=128/float32 --cycles=3
   PYTHONPATH=. python benchmarks/train_speed.py --profile_layers --image_size=128
   PYTHONPATH=. python benchmarks/train_speed.py --rows=128/float32 --onednn=both  # oneDNN off, on
+  PYTHONPATH=. python benchmarks/train_speed.py --rows=128/float32 \
+      --reference_model=stargan/model.py         # beside the reference PyTorch implementation
 
 An iteration is the reference schedule: a D update every iteration and a G update every
 n_critic = 5th, so one cycle is 5 D steps + 1 G step; seconds per iteration = cycle time / 5. The
@@ -19,6 +21,19 @@ Achieved GFLOP/s counts 61.06 GFLOP per image per iteration at 128 px (15.26 at 
 scales with the pixel count), multiplied by 16 images and divided by the seconds per iteration.
 The fraction is of this machine's float32 matmul peak, measured first in the same process
 (best of several 2048x2048 products).
+
+`--reference_model=PATH/to/model.py` (the reference PyTorch implementation's file, from
+`git clone https://github.com/yunjey/stargan`; needs PyTorch, the CPU build) also times the
+reference's training iteration on the CPU, with as many PyTorch threads as cores usable, for each
+float32 row (once per image size; "n/a" for other precisions): its Generator and Discriminator with
+our shapes (stargan_tf.config defaults: G 64 channels and 6 residual blocks, D 64 channels and
+d_repeat_num strided layers, which stays 6 at 64 px, c_dim 5), Adam with our learning rate and
+betas, and the paper's losses with our lambdas (written out in benchmarks/reference_torch.py),
+under the same warm-up and median rule. A row "<row> reference (PyTorch x.y.z)" follows each of
+ours (its GFLOP/s uses the same count, though its G step also computes D's weight gradients), and
+our rows get a last column, the speed-up: reference seconds / our seconds per iteration. Without
+the flag the table is as before. PyTorch's threads slow down badly on a busy machine: compare on
+an idle one (the header warns when the load average is high).
 
 `--profile_layers` prints, instead, forward and forward+backward times of every convolution shape
 of G and D at the batch and size given, for each `models.Conv2D` implementation (native,
@@ -38,6 +53,7 @@ import numpy as np
 import tensorflow as tf
 
 import machine  # benchmarks/machine.py, beside this script
+import reference_torch  # benchmarks/reference_torch.py: --reference_model
 from stargan_tf import config as config_lib
 from stargan_tf import distribute
 from stargan_tf import labels
@@ -116,45 +132,95 @@ def make_steps(size, precision, jit_compile):
                           labels.label_space('CelebA'), strategy, rng, jit_compile=jit_compile)
 
 
-def time_cycles(steps, size, batch_size, cycles, warmup):
-  """Median seconds of one cycle (N_CRITIC D steps, then one G step)."""
+def our_cycle(steps, size, batch_size):
+  """cycle() for `time_cycles`: N_CRITIC D steps, then one G step, on a fixed random batch."""
   r = np.random.default_rng(0)
   x = tf.constant(r.uniform(-1, 1, [batch_size, size, size, 3]), tf.float32)
   c = tf.constant(r.integers(0, 2, [batch_size, 5]), tf.float32)
-  times = []
-  for k in range(warmup + cycles):
-    start = time.perf_counter()
+
+  def cycle():
     for _ in range(N_CRITIC):
       c_trg, alpha = steps.draw(c)
       d = steps.d_step(x, c, c_trg, alpha, 'CelebA')
     g = steps.g_step(x, c, c_trg, 'CelebA')
-    float(d['D/loss']), float(g['G/loss'])  # wait for the last step
+    return float(d['D/loss']), float(g['G/loss'])  # wait for the last step
+
+  return cycle
+
+
+def reference_cycle(reference, size, batch_size):
+  """cycle() of the reference PyTorch iteration with our networks' shapes, losses and optimiser
+  settings (the defaults of stargan_tf.config), on the CPU."""
+  model = config_lib.ModelConfig(image_size=size)
+  loss = config_lib.LossConfig()
+  train = config_lib.TrainConfig()
+  return reference.train_cycle(
+      image_size=size, batch_size=batch_size, c_dim=labels.label_space('CelebA').label_dim,
+      g_conv_dim=model.g_conv_dim, g_repeat_num=model.g_repeat_num, d_conv_dim=model.d_conv_dim,
+      d_repeat_num=model.d_repeat_num, lr=train.d_lr, beta1=train.beta1, beta2=train.beta2,
+      lambda_cls=loss.lambda_cls, lambda_rec=loss.lambda_rec, lambda_gp=loss.lambda_gp,
+      n_critic=N_CRITIC)
+
+
+def time_cycles(cycle, cycles, warmup, name):
+  """Median seconds of cycle() over `cycles` calls after `warmup` untimed ones (each logged)."""
+  times = []
+  for k in range(warmup + cycles):
+    start = time.perf_counter()
+    cycle()
     seconds = time.perf_counter() - start
-    logging.info('cycle %d/%d: %.1f s%s', k + 1, warmup + cycles, seconds,
+    logging.info('%s: cycle %d/%d: %.1f s%s', name, k + 1, warmup + cycles, seconds,
                  ' (warm-up)' if k < warmup else '')
     if k >= warmup:
       times.append(seconds)
   return statistics.median(times)
 
 
-def run_rows(rows, batch_size, cycles, warmup):
+def run_rows(rows, batch_size, cycles, warmup, reference=None):
+  """The table; with `reference`, each float32 row's speed-up over the reference PyTorch code and
+  a row of the reference itself (timed once per image size, n/a for other precisions)."""
   peak = matmul_peak()
   lines = [header(f'StarGAN training iteration (D every iteration, G every {N_CRITIC}th), '
                   f'global batch {batch_size}, default strategy, random data'),
-           f'# peak        {peak:.0f} GFLOP/s float32 matmul (2048x2048, best of 10)', '',
-           '| row | s / iteration | images/s | GFLOP/s | of peak |',
-           '| --- | ---: | ---: | ---: | ---: |']
+           f'# peak        {peak:.0f} GFLOP/s float32 matmul (2048x2048, best of 10)']
+  if reference:
+    lines += [f'# reference   {line}' for line in reference.describe()]
+    lines.append('# speed-up    reference s / our s per iteration (above 1: ours is faster)')
+  lines += ['', '| row | s / iteration | images/s | GFLOP/s | of peak |' + (
+      ' speed-up |' if reference else ''),
+            '| --- | ---: | ---: | ---: | ---: |' + (' ---: |' if reference else '')]
+  reference_seconds = {}  # image size -> s / iteration
+
+  def cells(per_iteration, size):
+    gflops = GFLOP_PER_IMAGE_128 * (size / 128) ** 2 * batch_size / per_iteration
+    return (f'{per_iteration:.2f} | {batch_size / per_iteration:.2f} | {gflops:.0f} | '
+            f'{gflops / peak:.0%}')
+
   for row in rows:
     size, precision, xla = parse_row(row)
     logging.info('Row %s: building the networks.', row)
     steps = make_steps(size, precision, xla)
-    cycle = time_cycles(steps, size, batch_size, cycles, warmup)
-    per_iteration = cycle / N_CRITIC
-    gflops = GFLOP_PER_IMAGE_128 * (size / 128) ** 2 * batch_size / per_iteration
-    line = (f'| {row} | {per_iteration:.2f} | {batch_size / per_iteration:.2f} | {gflops:.0f} | '
-            f'{gflops / peak:.0%} |')
+    per_iteration = time_cycles(our_cycle(steps, size, batch_size), cycles, warmup,
+                                row) / N_CRITIC
+    line = f'| {row} | {cells(per_iteration, size)} |'
+    if reference:
+      reference_row = f'{row} reference ({reference.label})'
+      if precision != 'float32':
+        line += ' n/a |'
+        reference_line = f'| {reference_row} | n/a | n/a | n/a | n/a | |'
+      else:
+        if size not in reference_seconds:
+          logging.info('Row %s: building the reference networks.', reference_row)
+          reference_seconds[size] = time_cycles(
+              reference_cycle(reference, size, batch_size), cycles, warmup,
+              reference_row) / N_CRITIC
+        line += f' {reference_seconds[size] / per_iteration:.2f}x |'
+        reference_line = f'| {reference_row} | {cells(reference_seconds[size], size)} | |'
     logging.info('%s', line)
     lines.append(line)
+    if reference:
+      logging.info('%s', reference_line)
+      lines.append(reference_line)
   return '\n'.join(lines)
 
 
@@ -225,14 +291,19 @@ def profile_layers(size, batch_size, repeats=4):
 def main(argv):
   del argv
   f = flags.FLAGS
+  if f.profile_layers:
+    if f.reference_model:
+      raise app.UsageError('--reference_model times training rows; not with --profile_layers.')
+  else:
+    for row in f.rows:
+      parse_row(row)
+  reference = reference_torch.load_or_exit(f.reference_model)  # errors before any timing
   if machine.rerun_per_onednn(f.onednn):
     return
   if f.profile_layers:
     print(profile_layers(f.image_size, f.batch_size))
     return
-  for row in f.rows:
-    parse_row(row)
-  print(run_rows(f.rows, f.batch_size, f.cycles, f.warmup))
+  print(run_rows(f.rows, f.batch_size, f.cycles, f.warmup, reference))
 
 
 if __name__ == '__main__':
