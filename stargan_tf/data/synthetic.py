@@ -478,8 +478,8 @@ def _ensure(out_dir, marker, make, count, num_images):
       written = f.read().strip()
   if written != FORMAT:
     logging.warning('The synthetic dataset in %s was written by an earlier version of stargan-tf '
-                    '(image design %s, now %s: the identity content differs), so results will '
-                    'not match the documented ones; delete the folder to regenerate it.', out_dir,
+                    '(image design %s, now %s: the identity colours differ), so results will not '
+                    'match the documented ones; delete the folder to regenerate it.', out_dir,
                     written, FORMAT)
   existing = count()
   if existing != str(num_images):
