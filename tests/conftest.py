@@ -43,6 +43,18 @@ def private_cache(tmp_path_factory):
     yield
 
 
+@pytest.fixture(autouse=True)
+def absl_logging_level():
+  """Each test starts with the absl logger's level as the session began. tf.saved_model.save
+  sets it to the effective level it finds (WARNING outside an absl app), which would hide the
+  INFO records later tests look for."""
+  import logging  # pylint: disable=g-import-not-at-top
+  logger = logging.getLogger('absl')
+  level = logger.level
+  yield
+  logger.setLevel(level)
+
+
 @pytest.fixture(scope='session')
 def synthetic_dir(tmp_path_factory):
   """A small synthetic dataset in the CelebA layout, written once per test session."""

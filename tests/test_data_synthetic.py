@@ -65,7 +65,7 @@ def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path):
   _generate(tmp_path / 'c', 20, seed=8)
   a, b, c = (_files(tmp_path / n) for n in 'abc')
   assert len(a) == 22 and a == b  # 20 images, the attribute file, the format file
-  assert a[synthetic.FORMAT_FILE] == b'2\n'
+  assert a[synthetic.FORMAT_FILE] == b'3\n'
   assert a[synthetic.ATTR_FILE] != c[synthetic.ATTR_FILE]
   assert sorted(os.listdir(tmp_path)) == ['a', 'b', 'c']  # no temporary folders left
 
@@ -208,17 +208,25 @@ def test_ensure_warns_about_a_dataset_of_an_earlier_image_design(tmp_path, caplo
   assert 'earlier version' not in caplog.text
   (root / synthetic.FORMAT_FILE).unlink()  # as written before the file existed (design 1)
   synthetic.ensure(str(root), 5, seed=0)
-  assert 'earlier version' in caplog.text and 'image design 1, now 2' in caplog.text
+  assert 'earlier version' in caplog.text and 'image design 1, now 3' in caplog.text
   assert not (root / synthetic.FORMAT_FILE).exists()  # the folder is the user's to delete
+
+
+def _background_colours(x):
+  """The identity region's background colour of each image (0..255): the median of its four 2x2
+  corners inside the measuring margin, as a large shape can reach one corner."""
+  [(rows, cols)] = synthetic.region_slices('identity', x.shape[1])
+  region = x[:, rows, cols]
+  corners = np.concatenate([region[:, :2, :2], region[:, :2, -2:], region[:, -2:, :2],
+                            region[:, -2:, -2:]], axis=1)
+  return np.median(corners.reshape(len(x), -1, 3), axis=1)
 
 
 def test_identity_colours_lie_on_their_curves(dataset):
   """The background and shape colours come from `background_rgb` / `shape_rgb` (the design that
   leaves no colour map for G to hide the content in), not from the whole RGB cube."""
   paths, _ = dataset
-  x = _load(paths[:32], 64)
-  [(rows, cols)] = synthetic.region_slices('identity', 64)
-  corner = (x[:, rows.start:rows.start + 2, cols.start:cols.start + 2].mean((1, 2)) + 1) * 127.5
+  corner = _background_colours((_load(paths[:32], 64) + 1) * 127.5)
   curve = synthetic.background_rgb(np.linspace(0, 1, 1001)).astype(np.float32)
   distance = np.sqrt(((corner[:, None] - curve[None]) ** 2).sum(-1)).min(axis=1)
   assert distance.max() < 6, distance  # JPEG and resizing: a few levels
@@ -231,6 +239,28 @@ def test_identity_colours_lie_on_their_curves(dataset):
   t = np.linspace(0, 1, 501)
   shape = synthetic.shape_rgb(t).astype(np.float32)
   assert np.sqrt(((curve[::2, None] - shape[None]) ** 2).sum(-1)).min() >= 60
+
+
+def test_shape_colour_follows_the_background_colour(dataset):
+  """Image design 3: one position t along both curves, so that a fake whose shape colour moved
+  along its curve pairs with a background no real image has. Read back from the pixels."""
+  paths, _ = dataset
+  x = (_load(paths[:32], 64) + 1) * 127.5
+  [(rows, cols)] = synthetic.region_slices('identity', 64)
+  region = x[:, rows, cols]
+  t = np.linspace(0, 1, 1001)
+
+  def nearest_t(colours, curve):
+    return t[np.argmin(((colours[:, None] - curve[None]) ** 2).sum(-1), axis=1)]
+
+  background = _background_colours(x)
+  distance = np.sqrt(((region - background[:, None, None]) ** 2).sum(-1))
+  far = distance > 0.5 * distance.max(axis=(1, 2), keepdims=True)
+  shape = np.stack([np.median(r[f], axis=0) for r, f in zip(region, far)])
+  t_background = nearest_t(background, synthetic.background_rgb(t).astype(np.float32))
+  t_shape = nearest_t(shape, synthetic.shape_rgb(t).astype(np.float32))
+  assert np.ptp(t_background) > 0.5  # the images span the curves
+  np.testing.assert_allclose(t_shape, t_background, atol=0.05)
 
 
 def test_shape_overlap_is_one_for_the_same_shape_and_falls_as_the_outline_goes(dataset):

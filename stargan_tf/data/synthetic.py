@@ -21,8 +21,9 @@ above and below the square that the crop drops.
        |  Young  |  identity: skin-like bg |  Young  |   Young: green / Not young: light grey
        |  strip  |  colour + one circle,   |  strip  |
        |         |  square or triangle of  |         |
-       |         |  blue-red colour, random|         |
-       |         |  size and position      |         |
+       |         |  a blue-red colour set  |         |
+       |         |  by the background's,   |         |
+       |         |  random size, position  |         |
  v=0.6 |         |   +-----------------+   |         |
        |         |   | expression mark |   |         |   8 expressions: 8 colours
  v=0.8 +---------+---+-----------------+---+---------+
@@ -44,15 +45,27 @@ expression uniform over the eight, all independent of each other and of the iden
 
 Identity colours: the background of the identity region is a skin-like colour from dark brown to
 pale (`background_rgb`), the shape's colour one from dark blue to red (`shape_rgb`), each a point
-of a curved line through RGB drawn uniformly along it. They used to be uniform over the whole RGB
-cube (image design 1), and then StarGAN's losses had a cheaper solution than keeping the content:
-a uniform colour distribution is unchanged by colour maps such as (R, G, B) -> (-B, G, -R) in
-[-1, 1] units, so a fake whose colours went through such a map looked as real to D as any image,
-and applying the same map again (an involution) reconstructed the input for the cycle loss. A
-trained demo G did exactly that: its fakes' background colours were that map of the input's
-(affine fit R^2 0.93). On a curved line no such simple map takes the colours back into the data,
-so D rejects them, and keeping the colours is the cheapest way to pass both D and the cycle.
+of a curved line through RGB, both at the same position t along their curves, drawn uniformly. They
+used to be uniform over the whole RGB cube (image design 1), and then StarGAN's losses had a
+cheaper solution than keeping the content: a uniform colour distribution is unchanged by colour
+maps such as (R, G, B) -> (-B, G, -R) in [-1, 1] units, so a fake whose colours went through such
+a map looked as real to D as any image, and applying the same map again (an involution)
+reconstructed the input for the cycle loss. A trained demo G did exactly that: its fakes'
+background colours were that map of the input's (affine fit R^2 0.93). On a curved line no such
+simple map takes the colours back into the data, so D rejects them, and keeping the colours is the
+cheapest way to pass both D and the cycle.
 The two curves stay >= 60 apart in RGB, so the shape is always visible on its background.
+
+Why the shape's colour follows the background's (image design 3). In design 2 the two colours were
+drawn independently and shapes were smaller (radius 0.08-0.17 of the square). Trained demo
+generators then kept colours and positions but drew every shape as a round dot, and some seeds
+reversed the shape's colour along its curve (blue <-> red): that curve is nearly straight, so the
+reversal is close to an affine map, which the cycle loss undoes just as well. With one t for both
+colours, a fake whose shape colour moved along its curve has a shape and background that no real
+image pairs, so D rejects it; reversing the shape colour would mean changing the background too,
+which G has no reason to do. Larger shapes (radius 0.13-0.22) cover enough pixels at 32 px for
+their outlines to matter to the losses. Measured on the single-dataset demo (3 seeds), the
+identity ratio went from 0.15-0.25 to 0.16 and the shape overlap to 0.87-0.88 (docs/demo.md).
 
 Prototype colours are >= 150 apart in RGB within each label, so JPEG noise and resizing to 32 px
 never flip a measurement. Measurements average the inner part of a region (`MARGIN` away from its
@@ -80,10 +93,11 @@ from stargan_tf import labels as labels_lib
 SYNTHETIC_ATTRS = ('Black_Hair', 'Blond_Hair', 'Brown_Hair', 'Male', 'Young')
 ATTR_FILE = 'list_attr_celeba.txt'
 MARKS_FILE = 'EXPRESSION_MARKS'  # present in a CelebA-format dataset written with expressions=True
-# Written into every dataset folder: the version of the image design (2: identity colours on
-# curves; folders without the file were written by version 1, colours over the whole RGB cube).
+# Written into every dataset folder: the version of the image design (3: the shape's colour set by
+# the background's, larger shapes; 2: identity colours on curves, drawn independently; folders
+# without the file were written by version 1, colours over the whole RGB cube).
 FORMAT_FILE = 'SYNTHETIC_FORMAT'
-FORMAT = '2'
+FORMAT = '3'
 IMAGE_DIR = 'img_align_celeba'
 RAFD_SPLITS = ('train', 'test')  # the sub-folders written by generate_rafd
 WIDTH, HEIGHT = 178, 218  # CelebA aligned image size
@@ -274,13 +288,17 @@ def shape_rgb(t):
 
 def _sample(rng, num_images):
   """The random content of every image, drawn up front so images can be drawn in any order."""
-  radius = rng.uniform(0.08, 0.17, num_images)
+  radius = rng.uniform(0.13, 0.22, num_images)
+  hair = rng.integers(0, 3, num_images)
+  male = rng.integers(0, 2, num_images)
+  young = rng.integers(0, 2, num_images)
+  t = rng.uniform(0, 1, num_images)  # one position along both colour curves
   return {
-      'hair': rng.integers(0, 3, num_images),
-      'male': rng.integers(0, 2, num_images),
-      'young': rng.integers(0, 2, num_images),
-      'background': background_rgb(rng.uniform(0, 1, num_images)),
-      'shape_rgb': shape_rgb(rng.uniform(0, 1, num_images)),
+      'hair': hair,
+      'male': male,
+      'young': young,
+      'background': background_rgb(t),
+      'shape_rgb': shape_rgb(t),
       'shape': rng.integers(0, len(_SHAPES), num_images),
       'radius': radius,
       'center_u': rng.uniform(0.22 + radius, 0.78 - radius),
@@ -478,7 +496,7 @@ def _ensure(out_dir, marker, make, count, num_images):
       written = f.read().strip()
   if written != FORMAT:
     logging.warning('The synthetic dataset in %s was written by an earlier version of stargan-tf '
-                    '(image design %s, now %s: the identity colours differ), so results will not '
+                    '(image design %s, now %s: the identity content differs), so results will not '
                     'match the documented ones; delete the folder to regenerate it.', out_dir,
                     written, FORMAT)
   existing = count()
