@@ -3,6 +3,7 @@
 Builders and configurations live in helpers.py.
 """
 
+import logging
 import os
 
 import pytest
@@ -43,16 +44,18 @@ def private_cache(tmp_path_factory):
     yield
 
 
+_ABSL_LEVEL = logging.getLogger('absl').level
+
+
 @pytest.fixture(autouse=True)
 def absl_logging_level():
-  """Each test starts with the absl logger's level as the session began. tf.saved_model.save
-  sets it to the effective level it finds (WARNING outside an absl app), which would hide the
-  INFO records later tests look for."""
-  import logging  # pylint: disable=g-import-not-at-top
-  logger = logging.getLogger('absl')
-  level = logger.level
+  """Each test runs with the absl logger's level as the session began. tf.saved_model.save sets
+  it to the effective level it finds (WARNING outside an absl app), which would hide the INFO
+  records later tests look for; shared fixtures that export run before a test's own fixtures, so
+  the level is set at the start of each test, not only restored after it."""
+  logging.getLogger('absl').setLevel(_ABSL_LEVEL)
   yield
-  logger.setLevel(level)
+  logging.getLogger('absl').setLevel(_ABSL_LEVEL)
 
 
 @pytest.fixture(scope='session')
