@@ -28,11 +28,12 @@ setuptools.setup(
         # Face detection: OpenCV 4's Haar cascades ship inside the wheel (OpenCV 5 dropped them).
         'faces': ['opencv-python-headless>=4.8,<5'],
         'demo': ['gradio>=6,<7', 'opencv-python-headless>=4.8,<5'],
-        # What CI needs: the optional packages (so their tests run), the real-face photos that
-        # ship inside scikit-image and matplotlib, and gradio_client and selenium for the demo.
-        'test': ['pytest>=8', 'pyyaml>=6', 'opencv-python-headless>=4.8,<5', 'gradio>=6,<7',
-                 'gradio_client>=2,<3', 'selenium>=4.20,<5', 'scikit-image>=0.22',
-                 'matplotlib>=3.8'],
+        # What CI needs: pytest-xdist (the suite runs on two workers), the optional packages (so
+        # their tests run), the real-face photos that ship inside scikit-image and matplotlib, and
+        # gradio_client and selenium for the demo.
+        'test': ['pytest>=8', 'pytest-xdist>=3.6', 'pyyaml>=6', 'opencv-python-headless>=4.8,<5',
+                 'gradio>=6,<7', 'gradio_client>=2,<3', 'selenium>=4.20,<5',
+                 'scikit-image>=0.22', 'matplotlib>=3.8'],
         'gpu': ['tensorflow[and-cuda]>=2.21,<2.22'],
     },
     entry_points={

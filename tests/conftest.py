@@ -34,6 +34,12 @@ def pytest_configure(config):
     reporter.reportchars += 's'
 
 
+def pytest_collection_modifyitems(items):
+  """The tests of an xdist group (each shares one long training) first, so that with
+  `-n 2 --dist loadgroup` the two workers start on the long ones and share out the rest after."""
+  items.sort(key=lambda item: item.get_closest_marker('xdist_group') is None)
+
+
 @pytest.fixture(scope='session', autouse=True)
 def private_cache(tmp_path_factory):
   """Keeps the image verification records of the tests' images out of the user's cache (the
@@ -121,12 +127,16 @@ def trained_both(tmp_path_factory, make_tiny_both_config):
 
 @pytest.fixture(scope='session')
 def demo_run(tmp_path_factory):
-  """A generator really trained on the synthetic dataset (configs/synthetic.flags's architecture,
-  800 iterations at 32 px, 256 + 1 test images), shared by the slow tests that measure what a
-  trained model does (TFLite parity, intensity)."""
+  """A generator really trained on the synthetic dataset: the demo's set-up (configs/synthetic.flags:
+  its model, learning rate and 6,000 images) on a shorter schedule, helpers.DEMO_RUN_ITERS
+  iterations with the rate decaying over the second half; 256 + 1 test images. Shared by the slow
+  tests that measure what a trained model does (learning, TFLite parity, intensity), which run in
+  one xdist group (DEMO_RUN_GROUP) so that it is trained once."""
   from stargan_tf import trainer
-  config = helpers.demo_config(tmp_path_factory.mktemp('demo_run'), 800,
-                               synthetic_images=1024 + 256 + 1, test_size=256 + 1, image_size=32)
+  config = helpers.demo_config(tmp_path_factory.mktemp('demo_run'), helpers.DEMO_RUN_ITERS,
+                               synthetic_images=6000, test_size=256 + 1,
+                               lr=helpers.demo_lr('synthetic.flags'),
+                               num_iters_decay=helpers.DEMO_RUN_ITERS // 2)
   trainer.train(config)
   return config
 

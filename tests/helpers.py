@@ -12,6 +12,11 @@ from stargan_tf import config as config_lib
 # The session splits the CPU into this many logical devices (conftest.py), for the mirrored tests.
 NUM_CPU_DEVICES = 2
 
+# The demo's set-up trained for the tests that need a trained generator (conftest.py's demo_run);
+# its tests run in one xdist group, so that one worker trains it once.
+DEMO_RUN_ITERS = 4000
+DEMO_RUN_GROUP = 'demo_run'
+
 TINY_IMAGES = 64
 TINY_TEST_SIZE = 17  # -> 16 test images, 48 training images
 
@@ -49,13 +54,24 @@ def with_train(config, **values):
   return dataclasses.replace(config, train=dataclasses.replace(config.train, **values))
 
 
+CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, 'configs')
+
+
+def demo_lr(flagfile):
+  """The G learning rate set in configs/<flagfile> (the demos set G's and D's alike)."""
+  with open(os.path.join(CONFIGS, flagfile)) as f:
+    [lr] = [line.split('=', 1)[1] for line in f.read().splitlines() if line.startswith('--g_lr=')]
+  return float(lr)
+
+
 def demo_config(root, num_iters, synthetic_images, test_size=2000, image_size=32, both=False,
-                lr=None):
-  """configs/synthetic.flags's model and data at a constant learning rate, under `root`.
+                lr=None, num_iters_decay=0):
+  """configs/synthetic.flags's model and data under `root`, for `num_iters` iterations.
 
   The set-up of the slow tests that need a generator really trained on the synthetic dataset;
   both=True: configs/synthetic_both.flags's (the two synthetic datasets, written on first use).
-  lr: G's and D's learning rate (default: the paper's 1e-4; the demo configurations use more).
+  lr: G's and D's learning rate (default: the paper's 1e-4; the demo configurations use more),
+  decaying linearly to 0 over the last `num_iters_decay` iterations (default: constant).
   """
   c = config_lib.Config()
   config = config_lib.Config(
@@ -67,7 +83,7 @@ def demo_config(root, num_iters, synthetic_images, test_size=2000, image_size=32
                                 g_repeat_num=3, d_repeat_num=4),
       loss=c.loss,
       train=dataclasses.replace(c.train, work_dir=str(root / 'run'), num_iters=num_iters,
-                                num_iters_decay=0, log_step=100, sample_step=num_iters,
+                                num_iters_decay=num_iters_decay, log_step=100, sample_step=num_iters,
                                 model_save_step=num_iters, g_lr=lr or c.train.g_lr,
                                 d_lr=lr or c.train.d_lr))
   return joint(config, root / 'both') if both else config.validate()

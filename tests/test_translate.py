@@ -4,6 +4,7 @@ import shutil
 import subprocess
 import sys
 
+import helpers
 import numpy as np
 from PIL import Image
 import pytest
@@ -357,6 +358,7 @@ def _band_position(images_, region, start, end):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group(helpers.DEMO_RUN_GROUP)
 def test_intensity_between_0_and_1_lies_between_their_outputs(demo_run):
   """On the trained synthetic model: "Male=0" and "Male=1" give exactly the binary targets'
   outputs, and Male=0.25, 0.5, 0.75 put the Male band's colour between them, in order (measured
