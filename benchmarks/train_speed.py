@@ -18,7 +18,7 @@ Rows are `<image size>/<precision>[+xla]`: float32 or mixed_bfloat16 Keras polic
 compiling each replica's forward and backward pass with XLA (`--jit_compile`).
 
 Achieved GFLOP/s counts 61.06 GFLOP per image per iteration at 128 px (15.26 at 64 px: the cost
-scales with the pixel count), multiplied by 16 images and divided by the seconds per iteration.
+scales with the pixel count), multiplied by the batch size and divided by the seconds per iteration.
 The fraction is of this machine's float32 matmul peak, measured first in the same process
 (best of several 2048x2048 products).
 

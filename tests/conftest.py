@@ -127,11 +127,11 @@ def trained_both(tmp_path_factory, make_tiny_both_config):
 
 @pytest.fixture(scope='session')
 def demo_run(tmp_path_factory):
-  """A generator really trained on the synthetic dataset: the demo's set-up (configs/synthetic.flags:
-  its model, learning rate and 6,000 images) on a shorter schedule, helpers.DEMO_RUN_ITERS
-  iterations with the rate decaying over the second half; 256 + 1 test images. Shared by the slow
-  tests that measure what a trained model does (learning, TFLite parity, intensity), which run in
-  one xdist group (DEMO_RUN_GROUP) so that it is trained once."""
+  """A generator really trained on the synthetic dataset: the demo's set-up
+  (configs/synthetic.flags: its model, learning rate and 6,000 images) on a shorter schedule,
+  helpers.DEMO_RUN_ITERS iterations with the rate decaying over the second half; 256 + 1 test
+  images. Shared by the slow tests that measure what a trained model does (learning, TFLite
+  parity, intensity), which run in one xdist group (DEMO_RUN_GROUP) so that it is trained once."""
   from stargan_tf import trainer
   config = helpers.demo_config(tmp_path_factory.mktemp('demo_run'), helpers.DEMO_RUN_ITERS,
                                synthetic_images=6000, test_size=256 + 1,

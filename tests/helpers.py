@@ -83,7 +83,8 @@ def demo_config(root, num_iters, synthetic_images, test_size=2000, image_size=32
                                 g_repeat_num=3, d_repeat_num=4),
       loss=c.loss,
       train=dataclasses.replace(c.train, work_dir=str(root / 'run'), num_iters=num_iters,
-                                num_iters_decay=num_iters_decay, log_step=100, sample_step=num_iters,
+                                num_iters_decay=num_iters_decay, log_step=100,
+                                sample_step=num_iters,
                                 model_save_step=num_iters, g_lr=lr or c.train.g_lr,
                                 d_lr=lr or c.train.d_lr))
   return joint(config, root / 'both') if both else config.validate()

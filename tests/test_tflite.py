@@ -2,23 +2,23 @@
 
 The parity thresholds come from measurements on a generator trained on the synthetic dataset (the
 `trained` fixture, which prints them), not on random weights, whose activations say little about
-a trained model's. Measured on 2026-11-26 (800 iterations at 32 px, configs/synthetic.flags's
-architecture; |TFLite - SavedModel| in [-1, 1] units over 64 test images x 5 targets, 983,040
-values per variant):
+a trained model's. Measured on 2026-12-07 (conftest.py's demo_run: configs/synthetic.flags's set-up
+for 4,000 iterations at 32 px; |TFLite - SavedModel| in [-1, 1] units over 64 test images x 5
+targets, 983,040 values per variant):
 
   variant   max       p99       mean      target acc   all-attributes acc (256 test images)
-  SavedModel                                1.000        0.974
-  none      1.1e-05   3.6e-06   7.4e-07   1.000        0.974
-  float16   4.2e-03   1.6e-03   3.6e-04   1.000        0.974
-  dynamic   9.9e-02   3.9e-02   8.7e-03   1.000        0.973
-  int8      6.0e-01   1.7e-01   3.7e-02   1.000        0.970
+  SavedModel                                1.000        1.000
+  none      2.9e-06   1.1e-06   2.8e-07   1.000        1.000
+  float16   1.5e-03   7.1e-04   1.7e-04   1.000        1.000
+  dynamic   3.8e-02   1.6e-02   4.3e-03   1.000        1.000
+  int8      1.5e-01   7.1e-02   1.9e-02   1.000        1.000
 
-Each threshold is 2 to 2.8 times the measured value (retraining on another machine or thread count
+Each threshold is about 3 times the measured value (retraining on another machine or thread count
 changes the weights and so the rounding), except fp32's max, which is the required 1e-4. int8's
-max is large because a few pixels land on the far side of a quantisation step before the tanh;
-its p99 and mean (about 5 of 255 grey levels) say more, and the accuracy test says what matters:
-the quantised models still paint the requested attributes and keep the others as often as the
-SavedModel does (`synthetic.measure_attributes`, within MAX_ACCURACY_DROP).
+max is the largest: a few pixels land on the far side of a quantisation step before the tanh;
+its p99 and mean (about 9 and 2 of 255 grey levels) say more, and the accuracy test says what
+matters: the quantised models still paint the requested attributes and keep the others as often
+as the SavedModel does (`synthetic.measure_attributes`, within MAX_ACCURACY_DROP).
 """
 
 import json
@@ -55,10 +55,10 @@ NUM_DIFF = 64  # test images compared with the SavedModel per variant (x 5 targe
 
 # Allowed (max, p99, mean) of |TFLite - SavedModel| on the trained model; see the docstring.
 THRESHOLDS = {
-    'none': (1e-4, 1e-5, 2e-6),
-    'float16': (1e-2, 4e-3, 1e-3),
-    'dynamic': (0.25, 0.1, 0.02),
-    'int8': (1.2, 0.4, 0.09),
+    'none': (1e-4, 4e-6, 1e-6),
+    'float16': (5e-3, 2e-3, 5e-4),
+    'dynamic': (0.12, 0.05, 0.013),
+    'int8': (0.45, 0.2, 0.06),
 }
 # Target and all-attributes accuracy may fall at most this much below the SavedModel's.
 MAX_ACCURACY_DROP = 0.03
@@ -446,19 +446,16 @@ def test_quantised_models_still_translate_the_attributes(trained, quantize):
 
 
 @pytest.mark.slow
-def test_quantised_models_are_smaller(tmp_path):
-  """On G with 32 channels and 6 residual blocks (2.1M parameters; the full G has 8.4M).
-
-  The tiny demo G (0.3M parameters) is too small: the per-tensor overheads and the float32
-  biases/norm weights kept by every variant put int8 at about 3.5x, which would test the
-  overheads rather than the weights.
-  """
-  saved_model_dir = _export_random_g(tmp_path / 'export', 32, 6)
-  size = {q: tflite.convert(saved_model_dir, str(tmp_path / f'{q}.tflite'), quantize=q,
-                            num_calibration=8)['size_mb'] for q in tflite.QUANTIZATIONS}
+@pytest.mark.xdist_group(helpers.DEMO_RUN_GROUP)
+def test_quantised_models_are_smaller(trained):
+  """The trained demo model's variants, as converted by `trained` (measured 2026-12-07: 1.89 MB,
+  float16 0.97 MB, dynamic 0.51 MB, int8 0.52 MB). Weights are most of the file, so 8-bit weights
+  make it about 3.7x smaller, not 4x: every variant keeps float32 biases and norm weights, and
+  per-tensor overheads."""
+  size = {q: trained[q]['size_mb'] for q in tflite.QUANTIZATIONS}
   print({q: f'{s:.2f} MB ({size["none"] / s:.2f}x smaller)' for q, s in size.items()})
-  assert size['none'] / size['int8'] >= 3.5
-  assert size['none'] / size['dynamic'] >= 3.5
+  assert size['none'] / size['int8'] >= 3.3
+  assert size['none'] / size['dynamic'] >= 3.3
   assert size['none'] / size['float16'] >= 1.9
 
 
