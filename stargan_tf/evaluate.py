@@ -14,8 +14,8 @@ SSIM of the reconstruction G(G(x, c_trg), c_org) against x. --metrics picks the 
 
 Runs on the built-in synthetic dataset are also scored against its ground truth, read back from
 the pixels: target accuracy, all-attributes accuracy, identity error and shape overlap (and, for
-two-dataset runs, the cross-dataset translation); without a classifier they get that and the
-reconstruction.
+two-dataset runs, the cross-dataset translation and whether CelebA targets keep the unlabelled
+expression mark); without a classifier they get that and the reconstruction.
 
 The report is printed and written to <work_dir>/evaluation/<step>.json. Imported generators (no
 discriminator) are evaluated like trained ones.

@@ -31,7 +31,8 @@ A joint model (--dataset=Both, configs/synthetic_both.flags) is also given every
 the CelebA-format test images, the cross-dataset translation, and scored by the expression mark
 read back (`synthetic.measure_expression`):
   cross accuracy    the mark shows the requested class (chance: 1/8),
-  attributes kept   the CelebA attributes are unchanged by an expression target.
+  attributes kept   the CelebA attributes are unchanged by an expression target,
+  expression kept   the mark (unlabelled on these images) is unchanged by a CelebA target.
 The mouth box is left out of the identity error of a joint model (expressions repaint it).
 
 `evaluate_run` is the command: it picks the measures, prints the report and writes it as JSON to
@@ -62,7 +63,9 @@ def evaluate_synthetic(G, config, max_images=512, batch_size=64):
   'mean_all_acc', 'identity_error', 'identity_error_between_images', 'shape_overlap' (mean
   `synthetic.shape_overlap` of input and translation), 'num_images'}; for a joint
   model also {'cross_acc': {class: float}, 'cross_kept_acc': {class: float}, 'mean_cross_acc',
-  'mean_cross_kept_acc'}."""
+  'mean_cross_kept_acc'} (RaFD-class targets) and {'expression_kept_acc': {attr: float},
+  'mean_expression_kept_acc'} (the fraction of images whose unlabelled expression mark a CelebA
+  target leaves as it was)."""
   d = config.data
   if tuple(d.selected_attrs) != synthetic.SYNTHETIC_ATTRS:
     raise ValueError(f'the synthetic measure reads {" ".join(synthetic.SYNTHETIC_ATTRS)} in this '
@@ -78,11 +81,12 @@ def evaluate_synthetic(G, config, max_images=512, batch_size=64):
   generate = tf.function(lambda x, c: G(x, c, training=False))
   attrs = space.names_of('CelebA')
   classes = space.names_of('RaFD') if space.mask else ()
-  hits = {k: np.zeros(len(attrs)) for k in ('target', 'all')}
+  hits = {k: np.zeros(len(attrs)) for k in ('target', 'all', 'expression')}
   hits.update({k: np.zeros(len(classes)) for k in ('cross', 'kept')})
   id_err, id_base, overlap, n = 0.0, 0.0, 0.0, 0
   for x, c in ds:
     x_np, c_np = x.numpy(), c.numpy()
+    expression = synthetic.measure_expression(x_np) if classes else None
     for i, c_trg in enumerate(space.create_labels(c_np, dataset)):
       x_fake = generate(x, tf.constant(c_trg)).numpy()
       measured = synthetic.measure_attributes(x_fake)
@@ -91,6 +95,8 @@ def evaluate_synthetic(G, config, max_images=512, batch_size=64):
       if i < len(attrs):
         hits['target'][i] += np.sum(measured[:, i] == c_trg[:, i])
         hits['all'][i] += np.sum(np.all(measured == c_trg[:, :len(attrs)], axis=1))
+        if classes:
+          hits['expression'][i] += np.sum(synthetic.measure_expression(x_fake) == expression)
       else:
         k = i - len(attrs)
         hits['cross'][k] += np.sum(synthetic.measure_expression(x_fake) == k)
@@ -103,7 +109,8 @@ def evaluate_synthetic(G, config, max_images=512, batch_size=64):
             'identity_error_between_images': id_base / n,
             'shape_overlap': overlap / (n * space.num_domains)}
   for key, names, count in (('target', attrs, 'target'), ('all', attrs, 'all'),
-                            ('cross', classes, 'cross'), ('cross_kept', classes, 'kept')):
+                            ('cross', classes, 'cross'), ('cross_kept', classes, 'kept'),
+                            ('expression_kept', attrs if classes else (), 'expression')):
     if names:
       result[f'{key}_acc'] = dict(zip(names, (hits[count] / n).tolist()))
       result[f'mean_{key}_acc'] = float(np.mean(hits[count] / n))
@@ -111,10 +118,14 @@ def evaluate_synthetic(G, config, max_images=512, batch_size=64):
 
 
 def format_report(result):
-  lines = [f'{"target":<12} {"target acc":>10} {"all attrs":>10}']
+  kept = result.get('expression_kept_acc')
+  lines = [f'{"target":<12} {"target acc":>10} {"all attrs":>10}' + (
+      f' {"expr kept":>10}   (the unlabelled expression mark unchanged)' if kept else '')]
   for name, acc in result['target_acc'].items():
-    lines.append(f'{name:<12} {acc:>10.3f} {result["all_acc"][name]:>10.3f}')
-  lines.append(f'{"mean":<12} {result["mean_target_acc"]:>10.3f} {result["mean_all_acc"]:>10.3f}')
+    lines.append(f'{name:<12} {acc:>10.3f} {result["all_acc"][name]:>10.3f}' + (
+        f' {kept[name]:>10.3f}' if kept else ''))
+  lines.append(f'{"mean":<12} {result["mean_target_acc"]:>10.3f} {result["mean_all_acc"]:>10.3f}'
+               + (f' {result["mean_expression_kept_acc"]:>10.3f}' if kept else ''))
   if 'cross_acc' in result:
     lines.append(f'{"RaFD target":<12} {"class acc":>10} {"attrs kept":>10}   (CelebA-format '
                  'images; chance 0.125)')

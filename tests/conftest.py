@@ -11,6 +11,15 @@ import pytest
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 # What the commands run with (stargan_tf/cli.py): oneDNN off, for exact results.
 os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
+# Under `pytest -n N` the N workers share the cores, but TensorFlow sizes each process's thread
+# pools to all of them. Two workers training at once on 2 cores, 2 threads each, took 85 s for
+# what took 51 s with one thread each (docs/demo.md, "The learning tests"). The commands the
+# tests start inherit the setting.
+_WORKERS = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '0'))
+if _WORKERS > 1:
+  _THREADS = str(max(1, len(os.sched_getaffinity(0)) // _WORKERS))
+  os.environ.setdefault('TF_NUM_INTRAOP_THREADS', _THREADS)
+  os.environ.setdefault('TF_NUM_INTEROP_THREADS', _THREADS)
 
 import helpers  # pylint: disable=g-import-not-at-top,wrong-import-position
 from stargan_tf import distribute  # pylint: disable=g-import-not-at-top,wrong-import-position

@@ -14,7 +14,7 @@ NUM_CPU_DEVICES = 2
 
 # The demo's set-up trained for the tests that need a trained generator (conftest.py's demo_run);
 # its tests run in one xdist group, so that one worker trains it once.
-DEMO_RUN_ITERS = 4000
+DEMO_RUN_ITERS = 4500
 DEMO_RUN_GROUP = 'demo_run'
 
 TINY_IMAGES = 64

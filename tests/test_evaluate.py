@@ -15,6 +15,8 @@ from stargan_tf import classifier_lib
 from stargan_tf import evaluate_lib as evaluate
 from stargan_tf import import_torch_lib
 from stargan_tf import labels as labels_lib
+from stargan_tf.data import pipeline
+from stargan_tf.data import splits
 from stargan_tf.data import synthetic
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -94,8 +96,35 @@ def test_joint_oracle_scores_perfectly_on_both_datasets(make_tiny_both_config, t
   assert result['mean_target_acc'] == 1.0 and result['mean_all_acc'] == 1.0
   assert set(result['cross_acc']) == set(labels_lib.RAFD_CLASSES)
   assert result['mean_cross_acc'] == 1.0 and result['mean_cross_kept_acc'] == 1.0
+  assert result['mean_expression_kept_acc'] == 1.0
   assert result['identity_error'] < 1e-6  # the mouth box is left out of a joint model's measure
   assert 'surprised' in evaluate.format_report(result)
+  assert 'expr kept' in evaluate.format_report(result)
+
+
+def test_a_celeba_target_that_repaints_the_expression_is_measured(make_tiny_both_config,
+                                                                  tmp_path):
+  """The CelebA-format images' expression mark is unlabelled: nothing in training scores it
+  under a CelebA target, so a generator may repaint it there. 'expr kept' counts the images whose
+  mark a CelebA target leaves as it was."""
+  config = make_tiny_both_config(tmp_path / 'run')
+  angry = tf.constant(synthetic.EXPRESSION_RGB[0] / 127.5 - 1.0, tf.float32)
+  m = _mask('mouth', config.model.image_size)
+
+  def always_angry(x, c, training=False):  # every CelebA target also paints the first class
+    out = JointOracleGenerator()(x, c, training)
+    return tf.where(c[:, 14][:, None, None, None] > 0, out, out * (1 - m) + angry * m)
+
+  result = evaluate.evaluate_synthetic(always_angry, config, batch_size=8)
+  paths, _ = splits.load_split(config.data, 'test', 'CelebA')
+  x = np.concatenate([x.numpy() for x, _ in pipeline.make_dataset(
+      paths, np.zeros([len(paths), 5], np.float32), config.data.crop_size_of('CelebA'),
+      config.model.image_size, 8, training=False)])
+  already_angry = np.mean(synthetic.measure_expression(x) == 0)
+  assert 0 < already_angry < 1
+  for name in synthetic.SYNTHETIC_ATTRS:
+    assert result['expression_kept_acc'][name] == pytest.approx(already_angry)
+  assert result['mean_target_acc'] == 1.0 and result['mean_cross_acc'] == 1.0
 
 
 def test_joint_identity_mapping_is_at_chance_on_expressions(make_tiny_both_config, tmp_path):

@@ -1,7 +1,7 @@
 """Learning tests: training on the synthetic datasets learns what was asked, measured exactly.
 
 One dataset: the demo's set-up (configs/synthetic.flags: model, learning rate, data) on a shorter
-schedule, conftest.py's demo_run (4,000 iterations, the rate decaying over the second half), held
+schedule, conftest.py's demo_run (4,500 iterations, the rate decaying over the second half), held
 to the demo's own goals: every target accuracy >= 0.98 and an identity error at most 0.25 of the
 error between different images. Two datasets (the mask vector): see the second test.
 """
@@ -18,7 +18,7 @@ JOINT_ITERS = 1500
 IDENTITY_BOUND = 0.25
 # Identity error of the joint set-up at JOINT_ITERS as a fraction of the error between images
 # (measured in docs/demo.md's table, with a margin).
-JOINT_BOUND = 0.5  # measured 0.39
+JOINT_BOUND = 0.5  # measured 0.383 and 0.39
 
 
 def _score(config):
@@ -51,10 +51,12 @@ def test_joint_training_puts_second_dataset_classes_on_first_dataset_images(tmp_
   at its learning rate, kept constant): no CelebA-format image is labelled with an expression,
   yet G puts each RaFD-layout class's mark on them, keeping their attributes.
 
-  Measured at 1,500 iterations on 2026-12-07 (256 test images): every CelebA target accuracy
-  1.000, expression accuracy 0.999 (lowest class 0.992; chance and the identity mapping 0.125),
-  attributes kept under an expression target 1.000, identity error 0.170 against 0.436 between
-  images (0.39).
+  Measured at 1,500 iterations on 2026-12-07 (256 test images), with one TensorFlow thread (as
+  under `pytest -n 2`; conftest.py): every CelebA target accuracy 1.000, expression accuracy
+  1.000 (chance and the identity mapping 0.125), attributes kept under an expression target
+  1.000, identity error 0.167 against 0.436 between images (0.383). With two threads: 0.999
+  (lowest class 0.992), 1.000 and 0.39. The expression mark is kept under a CelebA target in 0.54
+  of the images; as in the demo (docs/demo.md), that is not asserted.
   """
   config = helpers.demo_config(tmp_path_factory.mktemp('joint_learning'), JOINT_ITERS,
                                synthetic_images=6000, test_size=256 + 1, both=True,
