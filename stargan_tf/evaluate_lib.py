@@ -118,14 +118,15 @@ def evaluate_synthetic(G, config, max_images=512, batch_size=64):
 
 
 def format_report(result):
-  kept = result.get('expression_kept_acc')
+  kept = result.get('expression_kept_acc')  # joint models only
+  kept_cell = lambda value: f' {value:>10.3f}' if kept else ''
   lines = [f'{"target":<12} {"target acc":>10} {"all attrs":>10}' + (
       f' {"expr kept":>10}   (the unlabelled expression mark unchanged)' if kept else '')]
   for name, acc in result['target_acc'].items():
-    lines.append(f'{name:<12} {acc:>10.3f} {result["all_acc"][name]:>10.3f}' + (
-        f' {kept[name]:>10.3f}' if kept else ''))
+    lines.append(f'{name:<12} {acc:>10.3f} {result["all_acc"][name]:>10.3f}' +
+                 kept_cell((kept or {}).get(name)))
   lines.append(f'{"mean":<12} {result["mean_target_acc"]:>10.3f} {result["mean_all_acc"]:>10.3f}'
-               + (f' {result["mean_expression_kept_acc"]:>10.3f}' if kept else ''))
+               + kept_cell(result.get('mean_expression_kept_acc')))
   if 'cross_acc' in result:
     lines.append(f'{"RaFD target":<12} {"class acc":>10} {"attrs kept":>10}   (CelebA-format '
                  'images; chance 0.125)')
